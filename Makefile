@@ -1,0 +1,43 @@
+# The course's commands. `make lab` and `make test` are the two a learner needs; both create
+# the environment first when it is missing or out of date.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+# The stamp is rebuilt only when the pins change, so `make setup` is quick when nothing did.
+STAMP  := $(VENV)/.course-installed
+
+# Tests and notebook runs never reach the Hub: they use the bundled nano SmolLM2 pair.
+OFFLINE := COURSE_OFFLINE=1 HF_HUB_OFFLINE=1 TRANSFORMERS_NO_ADVISORY_WARNINGS=1
+
+.PHONY: setup lab test exercises grade nano bench timings clean-venv
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@# Colab and CUDA machines keep their own torch; elsewhere take the CPU build on local disk.
+	@if command -v nvidia-smi >/dev/null 2>&1; then echo "CUDA present: keeping pip's torch"; \
+	  else $(BIN)/pip install -q --disable-pip-version-check torch==2.13.0; fi
+	$(BIN)/pip install -q --disable-pip-version-check -e .
+	@touch $(STAMP)
+
+lab: setup
+	$(BIN)/jupyter lab notebooks/00_start_here.ipynb
+
+test: setup
+	$(OFFLINE) $(BIN)/python -m pytest
+
+exercises: setup
+	$(BIN)/python scripts/make_exercises.py
+
+grade: setup
+	$(BIN)/course-grade $(SUBMISSIONS) --out gradebook.csv --report report.html --jobs 2
+
+nano: setup
+	$(BIN)/python scripts/build_nano.py
+
+bench: setup
+	@for b in benchmarks/*.py; do echo "== $$b"; $(OFFLINE) $(BIN)/python $$b || exit 1; done
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+"""Grading: the nbval-based pytest plugin and the course-grade command line."""
