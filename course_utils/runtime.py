@@ -1,0 +1,142 @@
+"""Where the course is running: device, training precision, Colab, Hub reachability, versions.
+
+One place decides the device and the precision (STYLE.md: take this from LLMs-from-scratch),
+so every lesson, script and benchmark agrees with what `describe()` prints.
+"""
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import re
+import socket
+import sys
+import threading
+
+import torch
+
+DISTRIBUTION = "chat-templates-course"
+HUB_HOST = "huggingface.co"
+_TRUTHY = {"1", "true", "yes", "on"}
+
+
+def training_precision(capability: tuple[int, int] | None) -> str:
+    """The precision the course trains in on a device of this CUDA compute capability.
+
+    Args:
+        capability: `torch.cuda.get_device_capability()`, or None for CPU and Apple MPS.
+
+    Returns:
+        "bf16" for Ampere and newer (>= 8.0), "fp16" for Volta/Turing (7.x, the Colab T4),
+        "fp32" otherwise.
+
+    We decide from the capability, never from `torch.cuda.is_bf16_supported()`: that returns
+    True on a T4, which has no bf16 units and emulates it slowly.
+
+    >>> training_precision((7, 5)), training_precision((8, 0)), training_precision(None)
+    ('fp16', 'bf16', 'fp32')
+    """
+    if capability is None:
+        return "fp32"
+    if tuple(capability) >= (8, 0):
+        return "bf16"
+    if tuple(capability) >= (7, 0):
+        return "fp16"
+    return "fp32"
+
+
+def device_summary() -> dict:
+    """The device the course uses, its name, CUDA capability and training precision."""
+    if torch.cuda.is_available():
+        capability = torch.cuda.get_device_capability(0)
+        return {
+            "device": "cuda",
+            "name": torch.cuda.get_device_name(0),
+            "capability": capability,
+            "precision": training_precision(capability),
+        }
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return {"device": "mps", "name": "Apple GPU (MPS)", "capability": None, "precision": "fp32"}
+    return {"device": "cpu", "name": f"CPU ({os.cpu_count()} cores)", "capability": None, "precision": "fp32"}
+
+
+def in_colab() -> bool:
+    """True inside a Google Colab runtime."""
+    return "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
+
+
+def offline_forced() -> str | None:
+    """The environment variable that forces offline mode, or None when none does."""
+    for variable in ("COURSE_OFFLINE", "HF_HUB_OFFLINE"):
+        if os.environ.get(variable, "").strip().lower() in _TRUTHY:
+            return variable
+    return None
+
+
+def hub_reachable(timeout: float = 2.0) -> bool:
+    """Whether a TCP connection to the Hugging Face Hub opens within `timeout` seconds.
+
+    The probe runs in a daemon thread because name resolution (getaddrinfo) ignores socket
+    timeouts and can hang for tens of seconds on a machine without network; the caller gets
+    its answer after `timeout` at most either way.
+    """
+    if offline_forced():
+        return False
+    result: list[bool] = []
+
+    def probe() -> None:
+        try:
+            with socket.create_connection((HUB_HOST, 443), timeout=timeout):
+                result.append(True)
+        except OSError:
+            result.append(False)
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(result and result[0])
+
+
+def pinned_versions() -> dict[str, tuple[str, str | None]]:
+    """For each library the course pins: (pinned spec, installed version or None)."""
+    versions = {}
+    for requirement in importlib.metadata.requires(DISTRIBUTION) or []:
+        match = re.match(r"^([A-Za-z0-9_.\-]+)\s*([^;]*)", requirement)
+        if not match or "extra ==" in requirement:
+            continue
+        name, spec = match.group(1), match.group(2).strip()
+        try:
+            installed = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            installed = None
+        versions[name] = (spec, installed)
+    return versions
+
+
+def describe() -> None:
+    """Print the environment report every lesson starts with."""
+    device = device_summary()
+    capability = device["capability"]
+    print(f"device     : {device['device']} - {device['name']}"
+          + (f" (compute capability {capability[0]}.{capability[1]})" if capability else ""))
+    print(f"precision  : {device['precision']} (what the SFT lesson trains in here)")
+    print(f"colab      : {'yes' if in_colab() else 'no'}")
+    forced = offline_forced()
+    if forced:
+        hub = f"offline ({forced}=1 is set): the bundled nano SmolLM2 pair is used"
+    elif hub_reachable():
+        hub = "reachable: the real SmolLM2-135M models are used"
+    else:
+        hub = "unreachable: the bundled nano SmolLM2 pair is used"
+    print(f"hub        : {hub}")
+    print("libraries  :")
+    for name, (spec, installed) in sorted(pinned_versions().items()):
+        flag = "" if installed and _satisfies(installed, spec) else "   <-- differs from the course pin"
+        print(f"  {name:<14} {installed or 'missing':<14} pinned {spec or '(any)'}{flag}")
+
+
+def _satisfies(installed: str, spec: str) -> bool:
+    """Whether an installed version meets a pin such as '==5.23.0' or '>=2.4,<3'."""
+    from packaging.specifiers import SpecifierSet  # packaging ships with pip/transformers
+
+    # Local build tags (2.13.0+cpu) are not part of the pin.
+    return SpecifierSet(spec).contains(installed.split("+")[0], prereleases=True) if spec else True

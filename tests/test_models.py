@@ -1,0 +1,56 @@
+"""models: the Hub when reachable, the bundled nano pair otherwise, always announced."""
+import pytest
+
+from course_utils import models, runtime
+
+needs_assets = pytest.mark.skipif(
+    not (models.ASSETS / "nano-smollm2-instruct" / "config.json").exists(),
+    reason="nano assets not built yet (make nano)",
+)
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+
+
+@needs_assets
+@pytest.mark.parametrize("hub_id", [models.BASE_ID, models.INSTRUCT_ID])
+def test_forced_offline_loads_the_nano_stand_in_and_says_so(offline, capsys, hub_id):
+    tokenizer = models.load_tokenizer(hub_id)
+    model = models.load_model(hub_id)
+    said = capsys.readouterr().out
+    assert f"COURSE_OFFLINE=1 is set): using the bundled {models.NANO_STAND_INS[hub_id]} in place of {hub_id}" in said
+    assert said.count("\n") == 2  # one line for the tokenizer, one for the model
+    assert model.config.architectures == ["LlamaForCausalLM"]
+    assert tokenizer.convert_ids_to_tokens([0, 1, 2]) == ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+
+
+@needs_assets
+def test_unreachable_hub_falls_back_with_its_own_reason(monkeypatch, capsys):
+    monkeypatch.delenv("COURSE_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(runtime, "hub_reachable", lambda timeout=2.0: False)
+    source, line = models.resolve(models.INSTRUCT_ID)
+    assert source.endswith("nano-smollm2-instruct")
+    assert "the Hugging Face Hub is unreachable" in line
+
+
+def test_reachable_hub_uses_the_real_model(monkeypatch):
+    monkeypatch.delenv("COURSE_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(runtime, "hub_reachable", lambda timeout=2.0: True)
+    assert models.resolve(models.INSTRUCT_ID) == (
+        models.INSTRUCT_ID, f"Using {models.INSTRUCT_ID} from the Hugging Face Hub.")
+
+
+def test_unknown_name_offline_lists_what_is_available(offline):
+    with pytest.raises(models.ModelUnavailable) as error:
+        models.load_model("meta-llama/Llama-2-7b-chat-hf")
+    message = str(error.value)
+    assert "meta-llama/Llama-2-7b-chat-hf" in message and "COURSE_OFFLINE=1" in message
+    assert models.BASE_ID in message and models.INSTRUCT_ID in message
+
+
+def test_a_local_folder_is_loaded_as_it_is(tmp_path):
+    assert models.resolve(str(tmp_path)) == (str(tmp_path), f"Using the local folder {tmp_path}.")
