@@ -1,0 +1,357 @@
+"""tools: schemas, the Hermes tool-call parser and its errors, the tool loop, named templates, RAG."""
+import json
+
+import pytest
+from tokenizers import Tokenizer
+from tokenizers.models import WordLevel
+from transformers import PreTrainedTokenizerFast
+
+from course_utils import tools, world
+from course_utils.tools import (
+    EXAMPLE_TOOLS, InvalidArguments, MalformedToolCall, ToolCallError, ToolSchemaError, UnknownTool,
+    get_weather, parse_tool_calls, run_tool_loop,
+)
+
+TEMPLATES = tools._TEMPLATES
+SMOLLM2 = (TEMPLATES / "smollm2_instruct.jinja").read_text()
+HERMES = (TEMPLATES / "hermes_tool_use.jinja").read_text()
+
+
+def call_text(name, arguments):
+    """A tool call exactly as the Hermes template writes it."""
+    return f'<tool_call>\n{json.dumps({"name": name, "arguments": arguments})}\n</tool_call>'
+
+
+def parse_error(reply, tools_=EXAMPLE_TOOLS):
+    with pytest.raises(ToolCallError) as caught:
+        parse_tool_calls(reply, tools_)
+    return caught.value
+
+
+# --- Schemas ------------------------------------------------------------------------------
+
+
+def test_get_weather_schema_is_what_the_nano_model_was_trained_with():
+    [schema] = tools.tool_schemas([get_weather])
+    assert get_weather is world.get_weather
+    assert schema["function"]["name"] == "get_weather"
+    assert schema["function"]["parameters"] == {
+        "type": "object",
+        "properties": {"city": {"type": "string", "description": "The name of the city, for example Paris."}},
+        "required": ["city"],
+    }
+
+
+def test_choices_in_a_docstring_become_an_enum():
+    [schema] = tools.tool_schemas([tools.convert_temperature])
+    assert schema["function"]["parameters"]["properties"]["unit"]["enum"] == ["fahrenheit", "kelvin"]
+
+
+def test_an_undocumented_argument_names_the_function_the_argument_and_the_fix():
+    def lookup(city: str, day: int) -> str:
+        """
+        Look something up.
+
+        Args:
+            city: The city.
+        """
+
+    with pytest.raises(ToolSchemaError, match=r"^lookup: .*argument 'day'.*'Args:' block"):
+        tools.tool_schemas([lookup])
+
+
+def test_a_missing_type_hint_is_a_schema_error():
+    def lookup(city):
+        """
+        Look something up.
+
+        Args:
+            city: The city.
+        """
+
+    with pytest.raises(ToolSchemaError, match="lookup: .*missing a type hint"):
+        tools.tool_schemas([lookup])
+
+
+# --- The parser: what it accepts ------------------------------------------------------------
+
+
+def test_one_call_is_parsed_into_name_and_arguments():
+    reply = call_text("get_weather", {"city": "Paris"})
+    assert parse_tool_calls(reply, EXAMPLE_TOOLS) == [{"name": "get_weather", "arguments": {"city": "Paris"}}]
+
+
+def test_several_calls_in_one_reply_come_back_in_order_with_the_text_around_them_ignored():
+    reply = ("Let me check.\n" + call_text("get_weather", {"city": "Oslo"}) + "\n"
+             + call_text("convert_temperature", {"celsius": 20, "unit": "kelvin"}))
+    assert parse_tool_calls(reply, EXAMPLE_TOOLS) == [
+        {"name": "get_weather", "arguments": {"city": "Oslo"}},
+        {"name": "convert_temperature", "arguments": {"celsius": 20, "unit": "kelvin"}},
+    ]
+    assert tools.text_outside_calls(reply) == "Let me check."
+
+
+def test_a_reply_without_calls_is_a_final_answer():
+    assert parse_tool_calls("The weather in Oslo is sunny, 3°C.", EXAMPLE_TOOLS) == []
+
+
+def test_without_tools_only_the_format_is_checked():
+    assert parse_tool_calls(call_text("anything", {"x": 1})) == [{"name": "anything", "arguments": {"x": 1}}]
+
+
+def test_a_call_without_arguments_gets_an_empty_dict():
+    assert parse_tool_calls('<tool_call>{"name": "now"}</tool_call>') == [{"name": "now", "arguments": {}}]
+
+
+def test_a_rendered_assistant_turn_parses_back_to_its_calls():
+    calls = [{"name": "get_weather", "arguments": {"city": "Lima"}},
+             {"name": "get_capital", "arguments": {"country": "Peru"}}]
+    message = tools.assistant_message(calls, ["call_1_1", "call_1_2"])
+    rendered = word_tokenizer(HERMES).apply_chat_template([{"role": "user", "content": "hi"}, message], tokenize=False)
+    assert parse_tool_calls(rendered, EXAMPLE_TOOLS) == calls
+
+
+# --- The parser: every error path -----------------------------------------------------------
+
+
+def test_malformed_json_names_the_call_and_the_position():
+    reply = call_text("get_weather", {"city": "Paris"}) + '<tool_call>{"name": "get_weather", "arguments": {"city": "Rome"}</tool_call>'
+    error = parse_error(reply)
+    assert isinstance(error, MalformedToolCall)
+    assert str(error).startswith("Error: tool call 2 is not valid JSON (Expecting ',' delimiter at character")
+
+
+def test_an_unclosed_tag_is_an_error_not_a_dropped_call():
+    error = parse_error('<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}')
+    assert isinstance(error, MalformedToolCall)
+    assert "not closed by </tool_call>" in str(error)
+
+
+@pytest.mark.parametrize("body", [
+    '["get_weather", "Paris"]',
+    '{"arguments": {"city": "Paris"}}',
+    '{"name": "get_weather", "arguments": "Paris"}',
+    '{"name": 3, "arguments": {}}',
+])
+def test_json_of_the_wrong_shape_says_what_shape_is_expected(body):
+    error = parse_error(f"<tool_call>{body}</tool_call>")
+    assert isinstance(error, MalformedToolCall)
+    assert '{"name": <string>, "arguments": <object>}' in str(error)
+
+
+def test_an_unknown_tool_suggests_the_closest_name_and_lists_the_tools():
+    error = parse_error(call_text("get_wether", {"city": "Paris"}))
+    assert isinstance(error, UnknownTool)
+    assert str(error) == ("Error: unknown tool 'get_wether'. Did you mean 'get_weather'? "
+                          "Available tools: get_weather, get_capital, convert_temperature.")
+
+
+def test_an_unexpected_argument_name_shows_the_right_signature():
+    error = parse_error(call_text("get_weather", {"town": "Paris"}))
+    assert isinstance(error, InvalidArguments)
+    assert str(error) == ("Error: get_weather has no argument 'town'. "
+                          "Call it as get_weather(city (string, required)).")
+
+
+def test_a_missing_required_argument_is_named():
+    error = parse_error(call_text("get_weather", {}))
+    assert isinstance(error, InvalidArguments)
+    assert "missing the required argument 'city'" in str(error)
+
+
+@pytest.mark.parametrize("name, arguments, expected", [
+    ("get_weather", {"city": 3}, "argument 'city' must be string, got 3"),
+    ("convert_temperature", {"celsius": "20", "unit": "kelvin"}, "argument 'celsius' must be number, got \"20\""),
+    ("convert_temperature", {"celsius": True, "unit": "kelvin"}, "argument 'celsius' must be number, got true"),
+    ("convert_temperature", {"celsius": 20, "unit": "rankine"},
+     'argument \'unit\' must be one of ["fahrenheit", "kelvin"], got "rankine"'),
+])
+def test_a_wrongly_typed_argument_says_what_was_expected_and_what_came(name, arguments, expected):
+    error = parse_error(call_text(name, arguments))
+    assert isinstance(error, InvalidArguments)
+    assert expected in str(error)
+
+
+def test_optional_list_and_union_types_follow_the_schema():
+    def plan(cities: list[str], days: int | None = None) -> str:
+        """
+        Plan a trip.
+
+        Args:
+            cities: The cities to visit.
+            days: How many days, if known.
+        """
+
+    assert parse_tool_calls(call_text("plan", {"cities": ["Oslo"], "days": None}), [plan])
+    assert "must be array of string" in str(parse_error(call_text("plan", {"cities": ["Oslo", 4]}), [plan]))
+    assert "must be integer or null" in str(parse_error(call_text("plan", {"cities": [], "days": 1.5}), [plan]))
+
+
+def test_every_parser_error_is_a_value_error_the_loop_can_catch_as_one_type():
+    for error_type in (MalformedToolCall, UnknownTool, InvalidArguments):
+        assert issubclass(error_type, ToolCallError) and issubclass(error_type, ValueError)
+
+
+# --- Running calls ---------------------------------------------------------------------------
+
+
+def test_a_tool_that_raises_becomes_an_error_result():
+    result = tools.call_tool({"name": "get_capital", "arguments": {"country": "Atlantis"}},
+                             {"get_capital": tools.get_capital})
+    assert result == "Error: get_capital raised KeyError: \"no capital known for 'Atlantis'\""
+
+
+def test_a_result_that_is_not_text_is_written_as_json():
+    def forecast(city: str) -> dict:
+        return {"city": city, "days": ["sunny", "rainy"]}
+
+    result = tools.call_tool({"name": "forecast", "arguments": {"city": "Oslo"}}, {"forecast": forecast})
+    assert json.loads(result) == {"city": "Oslo", "days": ["sunny", "rainy"]}
+
+
+# --- The loop, with a scripted model --------------------------------------------------------
+
+
+class ScriptedModel:
+    """A `generate(messages, schemas)` that replies from a script and records what it saw."""
+
+    def __init__(self, *replies):
+        self.replies = list(replies)
+        self.seen = []
+
+    def __call__(self, messages, schemas):
+        self.seen.append((json.loads(json.dumps(messages)), schemas))
+        return self.replies.pop(0)
+
+
+QUESTION = [{"role": "user", "content": "What is the weather in Paris?"}]
+PARIS = get_weather("Paris")
+
+
+def test_the_loop_calls_the_tool_hands_back_the_result_and_returns_the_answer():
+    model = ScriptedModel(call_text("get_weather", {"city": "Paris"}), f"The weather in Paris is {PARIS}.")
+    result = run_tool_loop(model, QUESTION, EXAMPLE_TOOLS)
+    assert result.answer == f"The weather in Paris is {PARIS}." and result.steps == 2
+    assert result.messages[1:] == [
+        {"role": "assistant", "content": "", "tool_calls": [{"id": "call_1_1", "type": "function",
+         "function": {"name": "get_weather", "arguments": {"city": "Paris"}}}]},
+        {"role": "tool", "tool_call_id": "call_1_1", "name": "get_weather", "content": PARIS},
+        {"role": "assistant", "content": f"The weather in Paris is {PARIS}."},
+    ]
+    assert result.calls == [{"name": "get_weather", "arguments": {"city": "Paris"}}]
+    assert QUESTION == [{"role": "user", "content": "What is the weather in Paris?"}]  # not mutated
+
+
+def test_the_model_is_given_every_tool_schema_and_the_growing_conversation():
+    model = ScriptedModel(call_text("get_weather", {"city": "Paris"}), "Done.")
+    run_tool_loop(model, QUESTION, EXAMPLE_TOOLS)
+    (first, schemas), (second, _) = model.seen
+    assert [s["function"]["name"] for s in schemas] == ["get_weather", "get_capital", "convert_temperature"]
+    assert first == QUESTION and [m["role"] for m in second] == ["user", "assistant", "tool"]
+
+
+def test_several_calls_in_one_step_get_one_tool_message_each_paired_by_id():
+    reply = call_text("get_weather", {"city": "Oslo"}) + "\n" + call_text("get_capital", {"country": "Peru"})
+    result = run_tool_loop(ScriptedModel(reply, "Answer."), QUESTION, EXAMPLE_TOOLS)
+    assistant, *tool_turns = result.messages[1:4]
+    assert [c["id"] for c in assistant["tool_calls"]] == ["call_1_1", "call_1_2"]
+    assert [(t["tool_call_id"], t["content"]) for t in tool_turns] == [
+        ("call_1_1", get_weather("Oslo")), ("call_1_2", "Lima")]
+
+
+def test_an_unknown_tool_goes_back_to_the_model_which_can_correct_itself():
+    model = ScriptedModel(call_text("weather", {"city": "Paris"}), call_text("get_weather", {"city": "Paris"}),
+                          f"It is {PARIS}.")
+    result = run_tool_loop(model, QUESTION, EXAMPLE_TOOLS)
+    assert result.messages[2]["content"].startswith("Error: unknown tool 'weather'.")
+    assert result.messages[4]["content"] == PARIS
+    assert result.answer == f"It is {PARIS}." and result.steps == 3
+    assert result.calls == [{"name": "get_weather", "arguments": {"city": "Paris"}}]
+
+
+def test_malformed_json_is_kept_as_written_and_answered_with_the_error():
+    broken = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}\n</tool_call>'
+    result = run_tool_loop(ScriptedModel(broken, "Sorry."), QUESTION, EXAMPLE_TOOLS)
+    assert result.messages[1] == {"role": "assistant", "content": broken}
+    assert result.messages[2]["role"] == "tool"
+    assert result.messages[2]["content"].startswith("Error: tool call 1 is not valid JSON")
+    assert result.calls == []
+
+
+def test_a_tool_that_raises_is_reported_in_its_tool_message():
+    model = ScriptedModel(call_text("get_capital", {"country": "Atlantis"}), "I don't know.")
+    result = run_tool_loop(model, QUESTION, EXAMPLE_TOOLS)
+    assert result.messages[2]["content"] == "Error: get_capital raised KeyError: \"no capital known for 'Atlantis'\""
+    assert result.answer == "I don't know."
+
+
+def test_the_step_limit_stops_a_model_that_never_answers():
+    call = call_text("get_weather", {"city": "Paris"})
+    model = ScriptedModel(call, call, call, "never reached")
+    result = run_tool_loop(model, QUESTION, EXAMPLE_TOOLS, max_steps=3)
+    assert result.answer is None and result.hit_step_limit and result.steps == 3
+    assert len(model.seen) == 3 and model.replies == ["never reached"]
+
+
+def test_a_direct_answer_takes_one_step():
+    result = run_tool_loop(ScriptedModel("Hello!"), [{"role": "user", "content": "Hi"}], EXAMPLE_TOOLS)
+    assert (result.answer, result.steps, len(result.messages)) == ("Hello!", 1, 2)
+
+
+def test_on_step_sees_the_conversation_before_each_step():
+    seen = []
+    model = ScriptedModel(call_text("get_weather", {"city": "Paris"}), "Done.")
+    run_tool_loop(model, QUESTION, EXAMPLE_TOOLS, on_step=lambda step, msgs: seen.append((step, len(msgs))))
+    assert seen == [(1, 1), (2, 3)]
+
+
+# --- Named templates and documents -----------------------------------------------------------
+
+
+def word_tokenizer(chat_template):
+    """A minimal fast tokenizer: these tests render text, so the vocabulary does not matter."""
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=Tokenizer(WordLevel({"[UNK]": 0}, unk_token="[UNK]")))
+    tokenizer.chat_template = chat_template
+    return tokenizer
+
+
+def test_tools_make_apply_chat_template_pick_the_tool_use_template():
+    tokenizer = word_tokenizer({"default": SMOLLM2, "tool_use": HERMES})
+    plain = tokenizer.apply_chat_template(QUESTION, tokenize=False)
+    with_tools = tokenizer.apply_chat_template(QUESTION, tools=[get_weather], tokenize=False)
+    assert "<tools>" not in plain and plain == word_tokenizer(SMOLLM2).apply_chat_template(QUESTION, tokenize=False)
+    assert "<tools>\n" + json.dumps(tools.tool_schemas([get_weather])[0]["function"]) in with_tools
+    assert tokenizer.apply_chat_template(QUESTION, chat_template="tool_use", tokenize=False) == \
+        word_tokenizer(HERMES).apply_chat_template(QUESTION, tokenize=False)
+
+
+def test_named_templates_survive_save_and_load(tmp_path):
+    word_tokenizer({"default": SMOLLM2, "tool_use": HERMES}).save_pretrained(tmp_path)
+    assert (tmp_path / "additional_chat_templates" / "tool_use.jinja").read_text() == HERMES
+    reloaded = PreTrainedTokenizerFast.from_pretrained(tmp_path)
+    assert reloaded.chat_template == {"default": SMOLLM2, "tool_use": HERMES}
+
+
+DOCUMENTS = [{"title": "Oslo today", "text": "snowy, -3°C"}, {"title": "Lima today", "text": "sunny, 24°C"}]
+
+
+def test_documents_are_numbered_in_the_system_turn():
+    rendered = word_tokenizer(tools.rag_template()).apply_chat_template(
+        QUESTION, documents=DOCUMENTS, add_generation_prompt=True, tokenize=False)
+    assert rendered.startswith("<|im_start|>system\nYou are a helpful AI assistant named SmolLM")
+    assert ("<results>\nDocument: 0\ntitle: Oslo today\ntext: snowy, -3°C\n\n"
+            "Document: 1\ntitle: Lima today\ntext: sunny, 24°C\n</results><|im_end|>\n") in rendered
+    assert rendered.endswith("<|im_start|>user\nWhat is the weather in Paris?<|im_end|>\n<|im_start|>assistant\n")
+
+
+def test_without_documents_the_rag_template_renders_exactly_like_smollm2():
+    conversation = [{"role": "system", "content": "Be brief."}, *QUESTION, {"role": "assistant", "content": "Sunny."}]
+    for messages in (QUESTION, conversation):
+        assert word_tokenizer(tools.rag_template()).apply_chat_template(messages, tokenize=False) == \
+            word_tokenizer(SMOLLM2).apply_chat_template(messages, tokenize=False)
+
+
+def test_a_document_without_text_is_rejected_with_the_expected_shape():
+    with pytest.raises(Exception, match=r'Document 1 has no "text" key'):
+        word_tokenizer(tools.rag_template()).apply_chat_template(
+            QUESTION, documents=[DOCUMENTS[0], {"title": "empty"}], tokenize=False)
