@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _datetime
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 
@@ -191,6 +192,15 @@ def _compile(template: str) -> None:
         ) from exc
 
 
+def _undefined_hint(message: str) -> str:
+    missing = re.fullmatch(r"'(\w+)' is undefined", message)
+    if missing:
+        return (f"Pass it as a keyword argument, e.g. render_template(template, messages, "
+                f"{missing.group(1)}=...) (apply_chat_template passes the tokenizer's special tokens)")
+    # Keys whose value is None were dropped before rendering, exactly as apply_chat_template does.
+    return "Add that key to the message or variable (keys whose value is None are dropped, as in apply_chat_template)"
+
+
 def _runtime_error(exc: Exception) -> TemplateError:
     line = template_line(exc)
     where = f"template line {line}" if line else "template"
@@ -199,11 +209,7 @@ def _runtime_error(exc: Exception) -> TemplateError:
     if isinstance(exc, jinja2.exceptions.SecurityError):
         return TemplateSecurityError(f"{where}: refused by the sandbox: {exc}", line=line)
     if isinstance(exc, jinja2.UndefinedError):
-        return TemplateError(
-            f"{where}: {exc.message}. Pass it as a keyword argument, e.g. "
-            "render_template(template, messages, bos_token='<s>')",
-            line=line,
-        )
+        return TemplateError(f"{where}: {exc.message}. {_undefined_hint(exc.message)}", line=line)
     return TemplateError(f"{where}: {type(exc).__name__}: {exc}", line=line)
 
 
