@@ -1,0 +1,176 @@
+"""Generate from the course's models and see how, and why, each generation ended.
+
+Lesson 02 puts a base model and an instruct model side by side on the same prompt. What it
+needs to show is not only the text they write but the tokens they end on: an instruct model
+closes its turn with `<|im_end|>`, a base model runs on until `max_new_tokens` or ends the whole
+document with `<|endoftext|>`. `generate_text` returns a `Generation` that keeps the special
+tokens and names the reason it stopped; `side_by_side` lays several generations out in columns.
+
+Generation here is greedy (`do_sample=False`), so a cell gives the same output every time it
+runs on the same model. The prompt is text that already holds every special token it needs
+(e.g. from `apply_chat_template(..., tokenize=False)`), so it is encoded with
+`add_special_tokens=False`, exactly as `apply_chat_template` encodes its own rendering.
+"""
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from .display import show, visible
+
+__all__ = ["END_OF_TURN", "END_OF_TEXT", "Generation", "generate_text", "side_by_side", "SideBySide"]
+
+END_OF_TURN = "<|im_end|>"  # ChatML's end of a turn: what an instruct model is trained to emit
+END_OF_TEXT = "<|endoftext|>"  # the end of a pretraining document
+DEFAULT_MAX_NEW_TOKENS = 48
+
+_STYLE_TABLE = "border-collapse:collapse;table-layout:fixed;width:100%"
+_STYLE_CELL = "vertical-align:top;padding:4px 8px;border:1px solid #ddd;text-align:left"
+
+
+@dataclass
+class Generation:
+    """One greedy generation: the prompt, the new tokens and why generation stopped.
+
+    Attributes:
+        prompt: the text the model was given.
+        new_ids: the ids the model generated (the prompt's ids are not included).
+        text: `new_ids` decoded with the special tokens kept, so `<|im_end|>` is visible.
+        reply: `new_ids` decoded without special tokens: what a chat app would display.
+        stopped_by: the special token generation ended on, or None when it was cut off.
+        max_new_tokens: the limit generation ran under.
+    """
+
+    prompt: str
+    new_ids: list[int]
+    text: str
+    reply: str
+    stopped_by: str | None
+    max_new_tokens: int
+
+    @property
+    def ended_turn(self) -> bool:
+        """True when the last generated token is the end-of-turn token `<|im_end|>`."""
+        return self.stopped_by == END_OF_TURN
+
+    @property
+    def verdict(self) -> str:
+        """One line saying how generation ended."""
+        n = len(self.new_ids)
+        if self.stopped_by == END_OF_TURN:
+            return f"✅ ended its turn with {END_OF_TURN} after {n} tokens"
+        if self.stopped_by == END_OF_TEXT:
+            return f"⚠️ ended the whole document with {END_OF_TEXT} after {n} tokens, not a turn"
+        if self.stopped_by is not None:
+            return f"⚠️ stopped at {self.stopped_by} after {n} tokens"
+        return f"❌ did not stop: cut off at max_new_tokens={self.max_new_tokens}"
+
+    def __str__(self) -> str:
+        return f"{visible(self.text)}\n[{self.verdict}]"
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        return f"{show(self.text)._repr_html_()}<div><b>{html.escape(self.verdict)}</b></div>"
+
+
+def _stop_token(tokenizer, model, new_ids: list[int]) -> str | None:
+    """The special token that ended generation, or None when `max_new_tokens` cut it off."""
+    if not new_ids:
+        return None
+    last = tokenizer.convert_ids_to_tokens(new_ids[-1])
+    eos = model.generation_config.eos_token_id
+    eos_ids = set(eos if isinstance(eos, (list, tuple)) else [eos]) - {None}
+    if new_ids[-1] in eos_ids or last in (END_OF_TURN, END_OF_TEXT):
+        return last
+    return None
+
+
+def generate_text(model, tokenizer, prompt: str, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS) -> Generation:
+    """Continue `prompt` greedily and keep everything needed to see how generation ended.
+
+    Args:
+        model: a causal LM, e.g. from `course_utils.models.load_model`.
+        tokenizer: its tokenizer.
+        prompt: the exact text the model reads, special tokens included (a raw sentence, or the
+            output of `tokenizer.apply_chat_template(messages, add_generation_prompt=True,
+            tokenize=False)`).
+        max_new_tokens: the most tokens to generate. Generation also stops earlier at the
+            model's end-of-sequence token (`model.generation_config.eos_token_id`).
+
+    Returns:
+        A `Generation`; in a notebook it shows the new text with special tokens highlighted and
+        one line saying how it ended.
+
+    Example:
+        >>> gen = generate_text(model, tokenizer, "The capital of France is")  # doctest: +SKIP
+        >>> gen.new_ids[-1], gen.ended_turn  # doctest: +SKIP
+    """
+    import torch
+
+    if not isinstance(prompt, str):
+        raise TypeError(
+            f"generate_text() takes the prompt as text, got {type(prompt).__name__}; render messages "
+            "first with tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)"
+        )
+    inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(model.device)
+    # A base tokenizer has no pad token; without one generate() warns on every call.
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    with torch.no_grad():
+        output = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=pad_id)
+    new_ids = output[0, inputs["input_ids"].shape[1]:].tolist()
+    return Generation(
+        prompt=prompt,
+        new_ids=new_ids,
+        text=tokenizer.decode(new_ids, skip_special_tokens=False),
+        reply=tokenizer.decode(new_ids, skip_special_tokens=True),
+        stopped_by=_stop_token(tokenizer, model, new_ids),
+        max_new_tokens=max_new_tokens,
+    )
+
+
+class SideBySide:
+    """Generations in columns, one per label; shows the prompt once when all share it."""
+
+    def __init__(self, generations: Mapping[str, Generation]):
+        if not generations:
+            raise ValueError("side_by_side() needs at least one generation, e.g. {'base': gen}")
+        for label, generation in generations.items():
+            if not isinstance(generation, Generation):
+                raise TypeError(f"side_by_side(): {label!r} is a {type(generation).__name__}, "
+                                "not a Generation from generate_text()")
+        self.generations = dict(generations)
+
+    @property
+    def shared_prompt(self) -> str | None:
+        prompts = {g.prompt for g in self.generations.values()}
+        return prompts.pop() if len(prompts) == 1 else None
+
+    def __str__(self) -> str:
+        parts = []
+        if self.shared_prompt is not None:
+            parts.append(f"── prompt ──\n{visible(self.shared_prompt)}")
+        for label, generation in self.generations.items():
+            if self.shared_prompt is None:
+                parts.append(f"── {label}: prompt ──\n{visible(generation.prompt)}")
+            parts.append(f"── {label} ──\n{generation}")
+        return "\n".join(parts)
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        shared = self.shared_prompt
+        header = "".join(f'<th style="{_STYLE_CELL}">{html.escape(label)}</th>' for label in self.generations)
+        cells = []
+        for generation in self.generations.values():
+            prompt = "" if shared is not None else f"<small>prompt</small>{show(generation.prompt)._repr_html_()}<small>generated</small>"
+            cells.append(f'<td style="{_STYLE_CELL}">{prompt}{generation._repr_html_()}</td>')
+        top = f"<small>prompt</small>{show(shared)._repr_html_()}" if shared is not None else ""
+        return (f'<div class="course-side-by-side">{top}<table style="{_STYLE_TABLE}">'
+                f"<tr>{header}</tr><tr>{''.join(cells)}</tr></table></div>")
+
+
+def side_by_side(generations: Mapping[str, Generation]) -> SideBySide:
+    """Lay generations out in columns, e.g. `side_by_side({"base": gen1, "instruct": gen2})`."""
+    return SideBySide(generations)

@@ -1,0 +1,130 @@
+"""generation.py: a generation says exactly which tokens were generated and how it ended."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from course_utils.generation import END_OF_TEXT, END_OF_TURN, Generation, generate_text, side_by_side
+
+SPECIALS = [END_OF_TEXT, "<|im_start|>", END_OF_TURN]  # ids 0, 1, 2, as in SmolLM2
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    """A byte-level BPE tokenizer with SmolLM2's special tokens, built here so these tests do
+    not depend on the bundled nano model."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=SPECIALS,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tok.train_from_iterator(["user assistant The capital of France is Paris."] * 10, trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=END_OF_TEXT, eos_token=END_OF_TEXT,
+                                   unk_token=END_OF_TEXT, additional_special_tokens=SPECIALS)
+
+
+class ScriptedModel:
+    """Stands in for a causal LM: `generate` appends a fixed continuation, stopping at eos like
+    transformers does, and records the arguments it was called with."""
+
+    def __init__(self, continuation: list[int], eos_token_id):
+        self.continuation = continuation
+        self.device = torch.device("cpu")
+        self.generation_config = type("GenerationConfig", (), {"eos_token_id": eos_token_id})()
+        self.calls = []
+
+    def generate(self, input_ids, attention_mask=None, max_new_tokens=20, **kwargs):
+        self.calls.append({"input_ids": input_ids, "max_new_tokens": max_new_tokens, **kwargs})
+        eos = self.generation_config.eos_token_id
+        eos = set(eos if isinstance(eos, list) else [eos])
+        new = []
+        for token in self.continuation[:max_new_tokens]:
+            new.append(token)
+            if token in eos:
+                break
+        return torch.cat([input_ids, torch.tensor([new], dtype=input_ids.dtype)], dim=1)
+
+
+def ids_of(tokenizer, text):
+    return tokenizer.encode(text, add_special_tokens=False)
+
+
+def test_only_new_tokens_are_returned_and_end_of_turn_is_kept_in_text(tokenizer):
+    reply = ids_of(tokenizer, " Paris.") + [2]
+    model = ScriptedModel(reply, eos_token_id=2)
+    gen = generate_text(model, tokenizer, "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n")
+    assert gen.new_ids == reply
+    assert gen.text == " Paris.<|im_end|>"
+    assert gen.reply == " Paris."
+    assert gen.stopped_by == END_OF_TURN and gen.ended_turn
+
+
+def test_generation_is_greedy_and_the_prompt_gets_no_extra_special_tokens(tokenizer):
+    model = ScriptedModel([2], eos_token_id=2)
+    prompt = "<|im_start|>user\nHi<|im_end|>\n"
+    generate_text(model, tokenizer, prompt, max_new_tokens=7)
+    call = model.calls[0]
+    assert call["do_sample"] is False and call["max_new_tokens"] == 7
+    assert call["input_ids"][0].tolist() == ids_of(tokenizer, prompt)
+
+
+def test_cut_off_at_max_new_tokens_is_not_a_stop(tokenizer):
+    model = ScriptedModel(ids_of(tokenizer, " The capital of France is Paris."), eos_token_id=0)
+    gen = generate_text(model, tokenizer, "The capital", max_new_tokens=3)
+    assert len(gen.new_ids) == 3
+    assert gen.stopped_by is None and not gen.ended_turn
+    assert "did not stop" in gen.verdict and "max_new_tokens=3" in gen.verdict
+
+
+def test_base_model_ending_the_document_is_not_ending_a_turn(tokenizer):
+    model = ScriptedModel(ids_of(tokenizer, " Paris.") + [0], eos_token_id=0)
+    gen = generate_text(model, tokenizer, "The capital of France is")
+    assert gen.stopped_by == END_OF_TEXT and not gen.ended_turn
+    assert "document" in gen.verdict
+
+
+def test_end_of_turn_written_mid_generation_does_not_count_as_stopping(tokenizer):
+    # A base model may write <|im_end|> and carry on, because its eos is <|endoftext|>.
+    model = ScriptedModel([2] + ids_of(tokenizer, "user"), eos_token_id=0)
+    gen = generate_text(model, tokenizer, "Hi", max_new_tokens=5)
+    assert gen.text.startswith(END_OF_TURN)
+    assert not gen.ended_turn and gen.stopped_by is None
+
+
+def test_messages_instead_of_text_are_refused_with_the_fix(tokenizer):
+    with pytest.raises(TypeError, match="apply_chat_template"):
+        generate_text(ScriptedModel([2], 2), tokenizer, [{"role": "user", "content": "Hi"}])
+
+
+def test_side_by_side_shows_a_shared_prompt_once_and_escapes_html(tokenizer):
+    prompt = "<script>alert(1)</script>"
+    base = generate_text(ScriptedModel(ids_of(tokenizer, " user") * 3, 0), tokenizer, prompt, max_new_tokens=3)
+    instruct = generate_text(ScriptedModel([2], 2), tokenizer, prompt)
+    table = side_by_side({"base": base, "instruct": instruct})
+    assert str(table).count("── prompt ──") == 1
+    html = table._repr_html_()
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "ended its turn" in html and "did not stop" in html
+
+
+def test_side_by_side_with_different_prompts_shows_each(tokenizer):
+    one = generate_text(ScriptedModel([2], 2), tokenizer, "first prompt")
+    two = generate_text(ScriptedModel([2], 2), tokenizer, "second prompt")
+    text = str(side_by_side({"a": one, "b": two}))
+    assert "a: prompt" in text and "second·prompt" in text
+
+
+def test_side_by_side_refuses_what_is_not_a_generation():
+    with pytest.raises(TypeError, match="generate_text"):
+        side_by_side({"base": "some text"})
+    with pytest.raises(ValueError):
+        side_by_side({})
+
+
+def test_generation_prints_with_visible_whitespace():
+    gen = Generation(prompt="p", new_ids=[5, 2], text="a b<|im_end|>", reply="a b",
+                     stopped_by=END_OF_TURN, max_new_tokens=8)
+    assert str(gen).startswith("a·b<|im_end|>")
