@@ -1,0 +1,254 @@
+// Drives a running JupyterLab in Debian's chromium for tests/test_browser.py.
+//
+//   node lab_driver.mjs run-all    --url URL --token T --path NB --shot PNG [--timeout S]
+//   node lab_driver.mjs playground --url URL --token T --path NB --shot PNG [--timeout S]
+//
+// Prints one JSON object on its last stdout line: what the notebook model holds after the
+// run (execution counts, output types, errors) and, for the playground, what the output area
+// showed before and after typing. The Python test decides pass or fail from it; this script
+// exits non-zero only when it could not drive the page at all (and still prints JSON).
+//
+// Why the waits look the way they do: a cell's [*] prompt, and even the kernel status on its
+// own, flicker between cells of a Run All (the kernel goes idle between two execute
+// requests), so "done" here means: the kernel status was seen to go busy after our action,
+// and has read Idle continuously for SETTLE_MS since. The status comes from the notebook's
+// session context (the same signal the status bar renders), recorded in the page by a
+// listener installed before the action, so a busy phase too short to paint is not missed.
+// The status bar is then also required to read "Idle", which is what a learner sees.
+
+import { chromium } from 'playwright-core';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const SETTLE_MS = 1500;
+// Flags that keep Debian's chromium quiet on a machine with a closed network: without the
+// background-networking ones it keeps trying to reach Google's hosts.
+const CHROMIUM_ARGS = [
+  '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+
+function parseArgs(argv) {
+  const [scenario, ...rest] = argv;
+  const opts = { scenario, timeout: 120 };
+  for (let i = 0; i < rest.length; i += 2) opts[rest[i].replace(/^--/, '')] = rest[i + 1];
+  opts.timeout = Number(opts.timeout) * 1000;
+  for (const key of ['url', 'token', 'path', 'shot']) {
+    if (!opts[key]) throw new Error(`missing --${key}`);
+  }
+  return opts;
+}
+
+// --- the notebook, seen through the app that --LabApp.expose_app_in_browser puts on window ---
+
+async function openNotebook(page, opts) {
+  // A workspace of its own, reset, so that no layout saved by an earlier run (open tabs,
+  // panels) leaks into this one.
+  const workspace = `course-${opts.scenario}-${Date.now()}`;
+  const target = `${opts.url}/lab/workspaces/${workspace}/tree/${opts.path}?reset&token=${opts.token}`;
+  await page.goto(target, { timeout: opts.timeout });
+  await page.waitForFunction(() => {
+    const w = window.jupyterapp?.shell?.currentWidget;
+    return w && w.sessionContext && w.content?.model;
+  }, null, { timeout: opts.timeout });
+  // A clean view for the screenshots: no file browser beside the notebook.
+  await page.evaluate(() => window.jupyterapp.shell.collapseLeft());
+  await waitForStatusBarIdle(page, opts.timeout);
+}
+
+async function waitForStatusBarIdle(page, timeout) {
+  // "Python 3 (ipykernel) | Idle": the kernel is started and ready for input.
+  await page.waitForFunction(
+    () => /\|\s*Idle/.test(document.querySelector('#jp-main-statusbar')?.innerText ?? ''),
+    null, { timeout, polling: 100 });
+}
+
+async function recordKernelStatus(page) {
+  await page.evaluate(() => {
+    const ctx = window.jupyterapp.shell.currentWidget.sessionContext;
+    window.__statusLog = [{ status: ctx.kernelDisplayStatus, t: performance.now() }];
+    if (!window.__statusHooked) {
+      ctx.statusChanged.connect((_, status) => {
+        window.__statusLog.push({ status, t: performance.now() });
+      });
+      window.__statusHooked = true;
+    }
+  });
+}
+
+async function waitForKernelSettled(page, timeout) {
+  // Busy seen since recordKernelStatus(), then Idle for SETTLE_MS without a break.
+  await page.waitForFunction((settle) => {
+    const log = window.__statusLog;
+    const sawBusy = log.some((e) => e.status === 'busy');
+    const last = log[log.length - 1];
+    return sawBusy && last.status === 'idle' && performance.now() - last.t >= settle;
+  }, SETTLE_MS, { timeout, polling: 200 });
+  await waitForStatusBarIdle(page, timeout);
+}
+
+async function runAllFromMenu(page, timeout) {
+  await recordKernelStatus(page);
+  // Through the menu bar, as a learner would: Run > Run All Cells.
+  await page.locator('.lm-MenuBar-item', { hasText: /^Run$/ }).click();
+  await page.locator('.lm-Menu-item', { hasText: 'Run All Cells' }).first().click();
+  await waitForKernelSettled(page, timeout);
+}
+
+async function notebookState(page) {
+  return page.evaluate(() => {
+    const panel = window.jupyterapp.shell.currentWidget;
+    const cells = panel.content.model.cells;
+    const out = [];
+    for (let i = 0; i < cells.length; i++) {
+      const cell = cells.get(i).toJSON();
+      if (cell.cell_type !== 'code') continue;
+      out.push({
+        index: i,
+        source_head: [].concat(cell.source).join('').slice(0, 80),
+        execution_count: cell.execution_count,
+        outputs: (cell.outputs ?? []).map((o) => ({
+          output_type: o.output_type,
+          name: o.name,
+          ename: o.ename,
+          evalue: o.evalue,
+          text: o.output_type === 'stream' ? [].concat(o.text).join('').slice(0, 500) : undefined,
+        })),
+      });
+    }
+    return {
+      kernel: panel.sessionContext.kernelDisplayName,
+      status_bar: document.querySelector('#jp-main-statusbar')?.innerText ?? '',
+      busy_phases: (window.__statusLog ?? []).filter((e) => e.status === 'busy').length,
+      last_status: window.__statusLog?.at(-1)?.status ?? null,
+      code_cells: out,
+    };
+  });
+}
+
+// --- scenarios -----------------------------------------------------------------------------
+
+async function runAll(page, opts, result) {
+  await openNotebook(page, opts);
+  const t0 = Date.now();
+  await runAllFromMenu(page, opts.timeout);
+  result.run_seconds = (Date.now() - t0) / 1000;
+  Object.assign(result, await notebookState(page));
+  // Show the first error if there is one (that is what whoever reads a failed run wants to
+  // see), else the top of the notebook.
+  const firstError = result.code_cells.find((c) => c.outputs.some((o) => o.output_type === 'error'));
+  await page.evaluate(async (index) => {
+    const notebook = window.jupyterapp.shell.currentWidget.content;
+    await notebook.scrollToItem(index, 'start');
+  }, firstError ? firstError.index : 0);
+  await page.waitForTimeout(300);  // let the windowed notebook paint the cells scrolled to
+  await page.screenshot({ path: opts.shot, fullPage: false });
+}
+
+const PLAYGROUND_TEMPLATE =
+  "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}" +
+  "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
+// Words no default conversation contains, so seeing them proves the output was re-rendered
+// from what was typed here. Fixed, so the README's screenshot reads well.
+const PLAYGROUND_WORD = 'typed in the browser test';
+
+async function playground(page, opts, result) {
+  await openNotebook(page, opts);
+  await runAllFromMenu(page, opts.timeout);
+  const template = page.locator('.course-playground-template textarea');
+  const messages = page.locator('.course-playground-messages textarea');
+  const output = page.locator('.course-playground-output');
+  await template.waitFor({ timeout: opts.timeout });
+  await messages.waitFor({ timeout: opts.timeout });
+  await output.waitFor({ timeout: opts.timeout });
+  result.output_before = await output.innerText();
+
+  // Type into the widgets with the keyboard, then leave the field: ipywidgets sends the new
+  // value to the kernel on input (continuous_update) or on change (blur), and either way the
+  // kernel re-renders and sends the output back.
+  await recordKernelStatus(page);
+  await template.click();
+  await page.keyboard.press('Control+A');
+  await page.keyboard.press('Delete');
+  // Real key presses ("\n" is pressed as Enter), so the widget sees what a learner's typing
+  // produces, half-typed templates included.
+  await template.pressSequentially(PLAYGROUND_TEMPLATE);
+  await template.press('Tab');
+
+  const messagesJson = JSON.stringify(
+    [{ role: 'user', content: `Hello, ${PLAYGROUND_WORD}!` }], null, 1);
+  await messages.click();
+  await page.keyboard.press('Control+A');
+  await page.keyboard.press('Delete');
+  await messages.pressSequentially(messagesJson);
+  await messages.press('Tab');
+
+  await waitForKernelSettled(page, opts.timeout);
+  await page.waitForFunction((word) => {
+    const el = document.querySelector('.course-playground-output');
+    return el && el.innerText.includes(word);
+  }, PLAYGROUND_WORD, { timeout: 20000 }).catch(() => {});
+
+  result.word = PLAYGROUND_WORD;
+  result.template_value = await template.inputValue();
+  result.output_after = await output.innerText();
+  result.output_html = (await output.innerHTML()).slice(0, 20000);
+  // Highlighting: a special token is its own element, drawn differently from the plain text
+  // around it (a background, a colour or a weight of its own).
+  result.highlighted_tokens = await output.evaluate((box) => {
+    const base = getComputedStyle(box);
+    const transparent = (c) => c === 'rgba(0, 0, 0, 0)' || c === 'transparent';
+    return Array.from(box.querySelectorAll('*'))
+      .filter((n) => n.children.length === 0 && /^<\|[a-z_]+\|>$/.test(n.textContent.trim()))
+      .map((n) => {
+        const st = getComputedStyle(n);
+        return {
+          text: n.textContent.trim(), tag: n.tagName.toLowerCase(), cls: String(n.className),
+          background: st.backgroundColor, color: st.color, weight: st.fontWeight,
+          distinct: (!transparent(st.backgroundColor) && st.backgroundColor !== base.backgroundColor)
+            || st.color !== base.color || st.fontWeight !== base.fontWeight,
+        };
+      });
+  });
+  Object.assign(result, await notebookState(page));
+  await output.scrollIntoViewIfNeeded();
+  await page.screenshot({ path: opts.shot, fullPage: false });
+}
+
+// --- main ------------------------------------------------------------------------------------
+
+const opts = parseArgs(process.argv.slice(2));
+const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'course-chromium-'));
+const result = { scenario: opts.scenario, path: opts.path };
+let context;
+let code = 0;
+try {
+  context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1280, height: 860 },
+  });
+  const page = context.pages()[0] ?? await context.newPage();
+  result.page_errors = [];
+  page.on('pageerror', (err) => result.page_errors.push(String(err)));
+  const scenarios = { 'run-all': runAll, playground };
+  if (!scenarios[opts.scenario]) throw new Error(`unknown scenario ${opts.scenario}`);
+  await scenarios[opts.scenario](page, opts, result);
+} catch (err) {
+  result.driver_error = String(err?.stack ?? err);
+  code = 1;
+  try {
+    const page = context?.pages()[0];
+    if (page) {
+      Object.assign(result, await notebookState(page).catch(() => ({})));
+      await page.screenshot({ path: opts.shot.replace(/\.png$/, '-failed.png') });
+    }
+  } catch { /* the failure itself is what gets reported */ }
+} finally {
+  await context?.close().catch(() => {});
+  fs.rmSync(userDataDir, { recursive: true, force: true });
+}
+console.log(JSON.stringify(result));
+process.exit(code);

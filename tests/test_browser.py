@@ -1,0 +1,251 @@
+"""The course as learners meet it: JupyterLab in a real browser (issue 8, item 1).
+
+A JupyterLab server runs on 127.0.0.1 with its own config, runtime, settings and workspace
+folders (nothing from the machine's ~/.jupyter), a random token and a random port, serving a
+temporary copy of notebooks/ so that running cells never changes the repository. Debian's
+chromium, driven by playwright-core (tests/browser/lab_driver.mjs), then:
+  - opens 00_start_here, runs all cells from the Run menu, and finds every code cell executed
+    with no error output;
+  - does the same for a lesson;
+  - opens a notebook that shows the template playground, types a template and a conversation
+    with the keyboard, and finds the kernel's highlighted rendering of what was typed.
+Screenshots land in test-output/browser/. `COURSE_UPDATE_SCREENSHOTS=1` also copies the
+playground one to docs/img/playground.png, the README's picture (a plain test run leaves the
+repository's files alone).
+
+Setup: tests/browser/install.sh (Debian chromium, then `npm ci`). Without them the tests are
+skipped on a laptop, and fail under CI (CI set), where .ci/run has installed them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BROWSER_DIR = ROOT / "tests" / "browser"
+DRIVER = BROWSER_DIR / "lab_driver.mjs"
+OUTPUT_DIR = ROOT / "test-output" / "browser"
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+NODE = shutil.which("node")
+# Per scenario: long enough for 00_start_here to load the nano models on 2 busy cores, short
+# enough that the three scenarios together stay well under three minutes.
+SCENARIO_TIMEOUT_S = 100
+LESSON_PREFERRED = "01_messages_and_special_tokens"
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _missing_prerequisites() -> list[str]:
+    missing = []
+    if not CHROMIUM.exists():
+        missing.append(f"{CHROMIUM} (Debian package chromium)")
+    if NODE is None:
+        missing.append("node")
+    if not (BROWSER_DIR / "node_modules" / "playwright-core").is_dir():
+        missing.append("tests/browser/node_modules (npm ci)")
+    return missing
+
+
+@pytest.fixture(scope="module", autouse=True)
+def browser_prerequisites():
+    missing = _missing_prerequisites()
+    if missing:
+        message = f"browser tests need {', '.join(missing)}: run tests/browser/install.sh"
+        if _in_ci():
+            # In CI a missing browser is a broken setup, not a reason to test less.
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+PLAYGROUND_NOTEBOOK_SOURCE = "from course_utils.widgets import playground\n\nplayground()"
+
+
+def _write_playground_notebook(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
+                                 "language": "python"}
+    nb.cells = [
+        nbformat.v4.new_markdown_cell(
+            "## The template playground\nType a template and a conversation; the rendering "
+            "below updates as you type, special tokens highlighted."),
+        nbformat.v4.new_code_cell(PLAYGROUND_NOTEBOOK_SOURCE),
+    ]
+    path = folder / "playground.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def _wait_for_server(runtime_dir: Path, proc: subprocess.Popen, log: Path, token: str) -> str:
+    """The server's base URL, once its /api/status answers (it writes its port to the runtime dir)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"jupyter lab exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        for info_file in runtime_dir.glob("jpserver-*.json"):
+            try:
+                info = json.loads(info_file.read_text())
+                url = f"http://127.0.0.1:{info['port']}"
+                with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2) as r:
+                    if r.status == 200:
+                        return url
+            except (OSError, ValueError, KeyError):
+                pass  # file half-written or server not answering yet
+        time.sleep(0.3)
+    raise RuntimeError(f"jupyter lab did not answer within 60 s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory, browser_prerequisites):
+    base = tmp_path_factory.mktemp("lab")
+    root = base / "root"
+    shutil.copytree(ROOT / "notebooks", root / "notebooks",
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    _write_playground_notebook(root / "playground")
+    dirs = {name: base / name for name in ("config", "runtime", "data", "settings", "workspaces")}
+    for d in dirs.values():
+        d.mkdir()
+    # JupyterLab 4 asks "Would you like to get notified about official Jupyter news?" in a
+    # toast that would sit on top of every screenshot.
+    news = dirs["settings"] / "@jupyterlab" / "apputils-extension"
+    news.mkdir(parents=True)
+    (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
+
+    token = secrets.token_hex(16)
+    venv_bin = str(Path(sys.executable).parent)
+    env = {
+        **os.environ,
+        # The kernel is this interpreter's (the course venv), whatever else is on PATH.
+        "PATH": venv_bin + os.pathsep + os.environ.get("PATH", ""),
+        "JUPYTER_CONFIG_DIR": str(dirs["config"]),
+        "JUPYTER_RUNTIME_DIR": str(dirs["runtime"]),
+        "JUPYTER_DATA_DIR": str(dirs["data"]),
+        "JUPYTER_PREFER_ENV_PATH": "1",
+        "JUPYTERLAB_SETTINGS_DIR": str(dirs["settings"]),
+        "JUPYTERLAB_WORKSPACES_DIR": str(dirs["workspaces"]),
+        # Kernels inherit this: every notebook runs on the bundled nano models, as in make test.
+        "COURSE_OFFLINE": "1",
+        "HF_HUB_OFFLINE": "1",
+    }
+    cmd = [
+        sys.executable, "-m", "jupyterlab", "--no-browser",
+        "--ServerApp.ip=127.0.0.1", "--ServerApp.port=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        # window.jupyterapp: the driver reads kernel status and cell outputs from the app.
+        "--LabApp.expose_app_in_browser=True",
+        # Nothing reaches out to the internet: no news feed, update check or PyPI listing.
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        "--LabApp.extension_manager=readonly",
+    ]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")  # CI containers run as root
+    log = base / "lab.log"
+    with open(log, "w") as log_file:
+        proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    try:
+        url = _wait_for_server(dirs["runtime"], proc, log, token)
+        yield {"url": url, "token": token, "root": root, "log": log}
+    finally:
+        # SIGINT twice is JupyterLab's own "shut down kernels and exit"; SIGTERM, then SIGKILL
+        # of the whole session (kernels included) if it hangs.
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        # The server log beside the screenshots: the first place to look when a run fails.
+        OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+        shutil.copy(log, OUTPUT_DIR / "jupyterlab.log")
+
+
+def drive(lab, scenario: str, notebook: str, shot_name: str) -> dict:
+    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+    shot = OUTPUT_DIR / shot_name
+    for stale in (shot, shot.with_name(shot.stem + "-failed.png")):
+        stale.unlink(missing_ok=True)
+    cmd = [NODE, str(DRIVER), scenario, "--url", lab["url"], "--token", lab["token"],
+           "--path", notebook, "--shot", str(shot), "--timeout", str(SCENARIO_TIMEOUT_S)]
+    proc = subprocess.run(cmd, cwd=BROWSER_DIR, capture_output=True, text=True,
+                          timeout=SCENARIO_TIMEOUT_S + 60)
+    lines = proc.stdout.strip().splitlines()
+    try:
+        result = json.loads(lines[-1])
+    except (IndexError, json.JSONDecodeError):
+        pytest.fail(f"driver printed no result (exit {proc.returncode}):\n"
+                    f"{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
+    (OUTPUT_DIR / f"{Path(shot_name).stem}.json").write_text(json.dumps(result, indent=1))
+    assert "driver_error" not in result, (
+        f"{scenario} {notebook}: {result['driver_error']}\n"
+        f"(screenshot: {shot.with_name(shot.stem + '-failed.png')})")
+    assert shot.exists(), f"no screenshot at {shot}"
+    return result
+
+
+def assert_ran_cleanly(result: dict, notebook: str):
+    cells = result["code_cells"]
+    assert cells, f"{notebook}: no code cells"
+    errors = [f"cell {c['index']} ({c['source_head']!r}): {o['ename']}: {o['evalue']}"
+              for c in cells for o in c["outputs"] if o["output_type"] == "error"]
+    assert not errors, f"{notebook}: error output\n" + "\n".join(errors)
+    not_run = [c["index"] for c in cells if c["execution_count"] is None]
+    assert not not_run, f"{notebook}: cells {not_run} never ran"
+    assert result["busy_phases"] >= 1 and result["last_status"] == "idle"
+    assert "| Idle" in result["status_bar"], result["status_bar"]
+    assert not result["page_errors"], f"{notebook}: JavaScript errors: {result['page_errors']}"
+
+
+def test_start_here_runs_all_cells_without_error(lab):
+    notebook = "notebooks/00_start_here.ipynb"
+    assert (lab["root"] / notebook).exists(), "notebooks/00_start_here.ipynb is missing"
+    result = drive(lab, "run-all", notebook, "00_start_here.png")
+    assert_ran_cleanly(result, notebook)
+
+
+def test_a_lesson_runs_all_cells_without_error(lab):
+    preferred = lab["root"] / "notebooks" / f"{LESSON_PREFERRED}.ipynb"
+    lessons = sorted((lab["root"] / "notebooks").glob("0[1-6]_*.ipynb"))
+    assert lessons, "no lesson notebook (01..06) in notebooks/"
+    lesson = preferred if preferred.exists() else lessons[0]
+    notebook = lesson.relative_to(lab["root"]).as_posix()
+    result = drive(lab, "run-all", notebook, f"{lesson.stem}.png")
+    assert_ran_cleanly(result, notebook)
+
+
+def test_playground_renders_what_is_typed_with_highlighted_special_tokens(lab):
+    result = drive(lab, "playground", "playground/playground.ipynb", "playground.png")
+    assert_ran_cleanly(result, "playground.ipynb")
+    word = result["word"]
+    # The kernel heard the typing: it went busy after the keys were pressed ...
+    assert result["busy_phases"] >= 1, "typing in the playground never reached the kernel"
+    # ... and what it sent back is a rendering of the typed template and message.
+    assert result["template_value"].startswith("{% for m in messages %}<|im_start|>")
+    assert word not in result["output_before"]
+    assert word in result["output_after"], (
+        f"the output never showed the typed message:\n{result['output_after'][:1000]}")
+    highlighted = {t["text"] for t in result["highlighted_tokens"] if t["distinct"]}
+    assert {"<|im_start|>", "<|im_end|>"} <= highlighted, (
+        f"special tokens are not highlighted: {result['highlighted_tokens']}")
+    if os.environ.get("COURSE_UPDATE_SCREENSHOTS") == "1":
+        img = ROOT / "docs" / "img"
+        img.mkdir(parents=True, exist_ok=True)
+        shutil.copy(OUTPUT_DIR / "playground.png", img / "playground.png")
