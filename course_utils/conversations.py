@@ -7,8 +7,9 @@ real chats contain and what templates get wrong:
 
 - with and without a system message, one turn and several, ending on a user or an assistant
   turn (so ``add_generation_prompt`` is tried after both);
-- unicode (accents, CJK, emoji), empty content, content with inner and surrounding whitespace,
-  content that looks like Jinja or HTML (``{{ }}``, ``<b>``) and must come out verbatim;
+- unicode (accents, CJK, emoji), empty content, an empty system message, content with inner
+  and surrounding whitespace, content that looks like Jinja or HTML (``{{ }}``, ``<b>``) and
+  must come out verbatim;
 - other role names (``tool``), for templates that must render any role;
 - conversations whose roles do not alternate, which a strict template must refuse.
 
@@ -70,7 +71,6 @@ _ALTERNATING: dict[str, Messages] = {
         _m("assistant", "Oui : c'est Tokyo (東京). 🙂 «Voilà» — naïve café"),
     ],
     "empty content": [
-        _m("system", ""),
         _m("user", ""),
         _m("assistant", ""),
         _m("user", "Are you there?"),
@@ -86,11 +86,23 @@ _ALTERNATING: dict[str, Messages] = {
 }
 
 # Content whose leading/trailing whitespace a template may strip (Llama-2 does, ChatML does not).
+# No system message here: Llama-2 strips the system block and the first user message as one
+# string, a subtlety this corpus leaves out so that any sensible stripping agrees.
 _SURROUNDING_WHITESPACE: dict[str, Messages] = {
     "surrounding whitespace": [
-        _m("system", "  Be brief.\n"),
         _m("user", "\n  What is the capital of Peru?  "),
         _m("assistant", " Lima. \n"),
+        _m("user", "  Thanks!\t"),
+    ],
+}
+
+# An empty system message is still a system message: templates that test `if system` rather
+# than the role differ here. Llama-2 graders leave it out (Meta's template prints an empty
+# <<SYS>> block, a corner no lesson teaches).
+_EMPTY_SYSTEM: dict[str, Messages] = {
+    "empty system message": [
+        _m("system", ""),
+        _m("user", "Hi!"),
     ],
 }
 
@@ -135,6 +147,7 @@ _NON_ALTERNATING: dict[str, Messages] = {
 
 GROUPS: dict[str, dict[str, Messages]] = {
     "alternating": _ALTERNATING,
+    "empty system": _EMPTY_SYSTEM,
     "surrounding whitespace": _SURROUNDING_WHITESPACE,
     "other roles": _OTHER_ROLES,
     "non-alternating": _NON_ALTERNATING,

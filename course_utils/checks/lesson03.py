@@ -1,0 +1,151 @@
+"""Lesson 03, writing chat templates: the checks of its four exercises.
+
+A template is graded by what it renders, never by its text: the learner's template and the
+reference are rendered with `render_template` (transformers' own renderer) over the
+conversations of `course_utils.conversations`, with and without the generation prompt, and the
+first rendering that differs fails the check with `first_difference`'s one line. So any correct
+template passes, whatever its Jinja style, variable names or whitespace control, and a template
+one newline off fails with the position of that newline.
+"""
+from __future__ import annotations
+
+import jinja2
+
+from ..conversations import GENERATION_PROMPT_OPTIONS, conversations
+from ..display import first_difference
+from ..templates import TEMPLATES, TemplateError, render_template
+from .calls import call, short_repr
+from .core import NOT_ATTEMPTED, CheckFailed
+from .expect import expect_type
+from .registry import exercise
+
+__all__ = ["PYTHON_ONLY_TEMPLATE", "expect_template_text", "expect_same_renderings", "render_outcome"]
+
+# Conversations each exercise renders over (groups of course_utils.conversations).
+CHATML_GROUPS = ("alternating", "empty system", "surrounding whitespace", "other roles")
+LLAMA2_GROUPS = ("alternating", "surrounding whitespace")
+STRICT_GROUPS = ("alternating", "empty system", "surrounding whitespace")
+PORTABLE_GROUPS = ("alternating", "empty system", "surrounding whitespace", "other roles")
+
+# 03.portable: a template that only Python's jinja2 renders as intended. It is SmolLM2's format
+# (ChatML with a system turn only when there is one), written with Python habits: string methods
+# (.strip()), the `%` operator, and Python's capitalised True/None.
+PYTHON_ONLY_TEMPLATE = """\
+{%- if messages[0]['role'] == 'system' -%}
+    {%- set system = messages[0]['content'].strip() -%}
+    {%- set turns = messages[1:] -%}
+{%- else -%}
+    {%- set system = None -%}
+    {%- set turns = messages -%}
+{%- endif -%}
+{%- if system != None -%}
+    {{- '<|im_start|>system\\n%s<|im_end|>\\n' % system -}}
+{%- endif -%}
+{%- for message in turns -%}
+    {{- '<|im_start|>%s\\n%s<|im_end|>\\n' % (message['role'], message['content'].strip()) -}}
+{%- endfor -%}
+{%- if add_generation_prompt == True -%}
+    {{- '<|im_start|>assistant\\n' -}}
+{%- endif -%}
+"""
+
+
+def expect_template_text(template, name: str) -> None:
+    """Fail unless the answer is a non-empty string of Jinja source."""
+    if template is None:
+        raise CheckFailed(f"{NOT_ATTEMPTED}: {name} is None; assign your template (a string) to it")
+    expect_type(template, str, name)
+    if not template.strip():
+        raise CheckFailed(f"{name} is an empty string; write your template in it")
+
+
+def render_outcome(template: str, messages, **kwargs) -> tuple[str | None, TemplateError | None]:
+    """(text, None) when the template renders, (None, error) when it raises a TemplateError."""
+    try:
+        return render_template(template, messages, **kwargs), None
+    except TemplateError as error:
+        return None, error
+
+
+def _options_text(options: dict) -> str:
+    return ", ".join(f"{key}={value!r}" for key, value in options.items())
+
+
+def _shown(name: str, conversation: str, options: dict) -> str:
+    # Special-token variables (bos_token...) are the same for every call, so they are left out.
+    extra = f", {_options_text(options)}" if options else ""
+    return f"render_template({name}, <conversation '{conversation}'>{extra})"
+
+
+def render_learner(template: str, name: str, conversation: str, messages, options: dict,
+                   template_kwargs: dict | None = None) -> str:
+    """Render the learner's template under the exercise's time limit; its errors fail the check."""
+    template_kwargs = template_kwargs or {}
+    shown = _shown(name, conversation, options)
+    text, error = call(render_outcome, template, messages, shown_as=shown, **options, **template_kwargs)
+    if error is not None:
+        raise CheckFailed(f"{shown} raised {type(error).__name__}: {error}")
+    return text
+
+
+def expect_same_renderings(template: str, reference: str, name: str, groups: tuple[str, ...],
+                           template_kwargs: dict | None = None,
+                           option_sets: tuple[dict, ...] | None = None) -> None:
+    """Fail at the first conversation and options where ``template`` renders otherwise than ``reference``.
+
+    Args:
+        template: the learner's template.
+        reference: the template it must render like.
+        name: how the learner's template is named in messages (its variable in the check cell).
+        groups: conversation groups of `course_utils.conversations` to render over.
+        template_kwargs: variables such as ``bos_token`` passed to both templates.
+        option_sets: render options tried on every conversation; by default without and with
+            ``add_generation_prompt``.
+    """
+    template_kwargs = template_kwargs or {}
+    if option_sets is None:
+        option_sets = tuple({"add_generation_prompt": flag} for flag in GENERATION_PROMPT_OPTIONS)
+    for conversation, messages in conversations(*groups):
+        for options in option_sets:
+            expected = render_template(reference, messages, **options, **template_kwargs)
+            got = render_learner(template, name, conversation, messages, options, template_kwargs)
+            where = first_difference(expected, got)
+            if where is not None:
+                raise CheckFailed(f"{_shown(name, conversation, options)}: {where}")
+
+
+@exercise("03.chatml", points=1)
+def check_chatml(chatml_template):
+    expect_template_text(chatml_template, "chatml_template")
+    expect_same_renderings(chatml_template, TEMPLATES["chatml"].template, "chatml_template", CHATML_GROUPS)
+
+
+@exercise("03.llama2", points=2)
+def check_llama2(llama2_template):
+    expect_template_text(llama2_template, "llama2_template")
+    reference = TEMPLATES["llama2"]
+    expect_same_renderings(llama2_template, reference.template, "llama2_template", LLAMA2_GROUPS,
+                           template_kwargs=dict(reference.special_tokens))
+
+
+@exercise("03.alternation", points=2)
+def check_alternation(strict_template):
+    expect_template_text(strict_template, "strict_template")
+    # Valid conversations first: a template that raises on everything is not strict, it is broken.
+    expect_same_renderings(strict_template, TEMPLATES["chatml"].template, "strict_template", STRICT_GROUPS)
+    for conversation, messages in conversations("non-alternating"):
+        for flag in GENERATION_PROMPT_OPTIONS:
+            options = {"add_generation_prompt": flag}
+            shown = _shown("strict_template", conversation, options)
+            text, error = call(render_outcome, strict_template, messages, shown_as=shown, **options)
+            roles = [message["role"] for message in messages]
+            if error is None:
+                raise CheckFailed(f"{shown} rendered {short_repr(text, 80)} but the roles {roles} do not "
+                                  "alternate: call raise_exception('...') for such a conversation")
+            # raise_exception raises jinja2's base TemplateError; every other failure is a subclass.
+            if type(error.__cause__) is not jinja2.TemplateError:
+                raise CheckFailed(f"{shown} failed with {error} instead of your own raise_exception('...') "
+                                  f"(roles {roles})")
+            if not str(error).partition(" (raise_exception at")[0].strip():
+                raise CheckFailed(f"{shown} called raise_exception with an empty message: say what is wrong, "
+                                  "e.g. raise_exception('Conversation roles must alternate user/assistant')")
