@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-__all__ = ["MessageError", "validate_messages", "drop_none_values"]
+__all__ = ["MessageError", "validate_messages", "prepare_messages"]
 
 _EXAMPLE = "[{'role': 'user', 'content': 'Hi!'}]"
 _ROLES = "'system', 'user', 'assistant' or 'tool'"
@@ -94,6 +94,42 @@ def _check_message(index: int, message) -> None:
     _check_tool_calls(index, message)
 
 
+def _check_container(messages) -> None:
+    if isinstance(messages, Mapping):
+        raise MessageError(
+            "is a single dict, not a list of messages",
+            f"wrap it in a list: [{{...}}], e.g. {_EXAMPLE}",
+        )
+    if not isinstance(messages, (list, tuple)):
+        raise MessageError(f"has type {_type_name(messages)}, not list", f"pass a list of dicts, e.g. {_EXAMPLE}")
+    if not messages:
+        raise MessageError("is empty", f"add at least one message, e.g. {_EXAMPLE}")
+
+
+def prepare_messages(messages) -> list:
+    """Validate the conversation and drop keys whose value is None, in one pass.
+
+    transformers 5's ``apply_chat_template`` drops None-valued keys because APIs such as OpenAI's
+    return ``content=None`` or ``tool_calls=None`` and many templates test ``is defined`` rather
+    than ``is none``; ``render_template`` does the same. Messages without such keys are passed on
+    as they are: transformers copies everything it renders and never writes into them.
+    """
+    _check_container(messages)
+    prepared = []
+    for index, message in enumerate(messages):
+        # The common case, {'role': str, 'content': str}, in one expression: validating 10,000
+        # conversations must cost next to nothing next to rendering them.
+        if (type(message) is dict and len(message) == 2 and type(message.get("role")) is str
+                and type(message.get("content")) is str):
+            prepared.append(message)
+            continue
+        _check_message(index, message)
+        if any(value is None for value in message.values()):
+            message = {key: value for key, value in message.items() if value is not None}
+        prepared.append(message)
+    return prepared
+
+
 def validate_messages(messages) -> None:
     """Raise ``MessageError`` unless ``messages`` is a non-empty list of well-formed message dicts.
 
@@ -107,23 +143,4 @@ def validate_messages(messages) -> None:
         ...
         course_utils.messages.MessageError: message 0, key 'content': content has type int (42), but templates concatenate it as text. Fix: make it a string, e.g. 'content': '42'
     """
-    if isinstance(messages, Mapping):
-        raise MessageError(
-            "is a single dict, not a list of messages",
-            f"wrap it in a list: [{{...}}], e.g. {_EXAMPLE}",
-        )
-    if not isinstance(messages, (list, tuple)):
-        raise MessageError(f"has type {_type_name(messages)}, not list", f"pass a list of dicts, e.g. {_EXAMPLE}")
-    if not messages:
-        raise MessageError("is empty", f"add at least one message, e.g. {_EXAMPLE}")
-    for index, message in enumerate(messages):
-        _check_message(index, message)
-
-
-def drop_none_values(messages) -> list[dict]:
-    """Copy the conversation without keys whose value is None, as ``apply_chat_template`` does.
-
-    transformers 5 drops them because APIs such as OpenAI's return ``content=None`` or
-    ``tool_calls=None`` and many templates test ``is defined`` rather than ``is none``.
-    """
-    return [{key: value for key, value in message.items() if value is not None} for message in messages]
+    prepare_messages(messages)

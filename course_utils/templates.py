@@ -25,7 +25,7 @@ from importlib import resources
 import jinja2
 from transformers.utils import chat_template_utils as _ctu
 
-from course_utils.messages import MessageError, drop_none_values, validate_messages
+from course_utils.messages import MessageError, prepare_messages, validate_messages
 from course_utils.template_guard import TemplateError, TemplateSecurityError, check_template, template_line
 
 __all__ = [
@@ -266,13 +266,13 @@ def render_template(
     """
     if not isinstance(template, str):
         raise TemplateError(f"the template must be a string of Jinja source, got {type(template).__name__}")
-    validate_messages(messages)
+    messages = prepare_messages(messages)
     _check_options(messages, add_generation_prompt, continue_final_message)
     _compile(template)
     check_template(template)
     try:
         rendered, _ = _ctu.render_jinja_template(
-            conversations=[drop_none_values(messages)],
+            conversations=[messages],
             chat_template=template,
             tools=tools,
             documents=documents,

@@ -156,3 +156,12 @@ def test_show_mask_accepts_labels_with_minus_100(tiny_tokenizer):
 def test_show_mask_length_mismatch_names_both_lengths(tiny_tokenizer):
     with pytest.raises(ValueError, match="3 token ids but 2 mask values"):
         show_mask(tiny_tokenizer, [3, 4, 5], [1, 0])
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from course_utils import display
+
+    result = doctest.testmod(display)
+    assert result.attempted >= 3 and result.failed == 0

@@ -255,3 +255,13 @@ def test_fixed_clock_pins_strftime_now_and_restores_the_clock():
     with fixed_clock("2024-07-26"):
         assert render_template("{{ strftime_now('%d %B %Y') }}", USER) == "26 July 2024"
     assert chat_template_utils.datetime is datetime.datetime
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from course_utils import messages, templates
+
+    for module in (messages, templates):
+        result = doctest.testmod(module)
+        assert result.attempted > 0 and result.failed == 0, module.__name__
