@@ -28,8 +28,9 @@ STRICT_GROUPS = ("alternating", "empty system", "surrounding whitespace")
 PORTABLE_GROUPS = ("alternating", "empty system", "surrounding whitespace", "other roles")
 
 # 03.portable: a template that only Python's jinja2 renders as intended. It is SmolLM2's format
-# (ChatML with a system turn only when there is one), written with Python habits: string methods
-# (.strip()), the `%` operator, and Python's capitalised True/None.
+# (ChatML, with a default system turn when the conversation has none), written with Python
+# habits: a string method (.strip()), the `%` operator, and Python's capitalised True/None.
+DEFAULT_SYSTEM = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
 PYTHON_ONLY_TEMPLATE = """\
 {%- if messages[0]['role'] == 'system' -%}
     {%- set system = messages[0]['content'].strip() -%}
@@ -38,9 +39,10 @@ PYTHON_ONLY_TEMPLATE = """\
     {%- set system = None -%}
     {%- set turns = messages -%}
 {%- endif -%}
-{%- if system != None -%}
-    {{- '<|im_start|>system\\n%s<|im_end|>\\n' % system -}}
+{%- if system == None -%}
+    {%- set system = '""" + DEFAULT_SYSTEM + """' -%}
 {%- endif -%}
+{{- '<|im_start|>system\\n%s<|im_end|>\\n' % system -}}
 {%- for message in turns -%}
     {{- '<|im_start|>%s\\n%s<|im_end|>\\n' % (message['role'], message['content'].strip()) -}}
 {%- endfor -%}
@@ -149,3 +151,25 @@ def check_alternation(strict_template):
             if not str(error).partition(" (raise_exception at")[0].strip():
                 raise CheckFailed(f"{shown} called raise_exception with an empty message: say what is wrong, "
                                   "e.g. raise_exception('Conversation roles must alternate user/assistant')")
+
+
+@exercise("03.portable", points=3)
+def check_portable(portable_template):
+    from ..portability import cross_check, lint
+
+    expect_template_text(portable_template, "portable_template")
+    # 1. Same output as the Python-only original, in transformers.
+    expect_same_renderings(portable_template, PYTHON_ONLY_TEMPLATE, "portable_template", PORTABLE_GROUPS)
+    # 2. Same output in minijinja, a Rust engine without Python's methods.
+    for conversation, messages in conversations(*PORTABLE_GROUPS):
+        for flag in GENERATION_PROMPT_OPTIONS:
+            shown = f"cross_check(portable_template, <conversation '{conversation}'>, add_generation_prompt={flag})"
+            result = call(cross_check, portable_template, messages, shown_as=shown, add_generation_prompt=flag)
+            if not result.portable:
+                raise CheckFailed(f"{shown}: {result}")
+    # 3. No construct that only some engines accept (Python's True/None are read by minijinja
+    #    but not by every engine, so rendering alone cannot catch them).
+    findings = call(lint, portable_template, shown_as="lint(portable_template)")
+    if findings:
+        more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
+        raise CheckFailed(f"lint(portable_template) finds {findings[0]}{more}")
