@@ -1,0 +1,222 @@
+"""Lesson 04, generation prompts: the checks of its four exercises.
+
+Functions are graded on the course tokenizer (the real SmolLM2-Instruct's, or its nano stand-in
+offline: both carry SmolLM2's exact template) over the conversations of
+`course_utils.conversations`. What they return is compared with what ``apply_chat_template``
+gives when called the right way; a difference fails with the first differing character of the
+decoded text (special tokens and whitespace visible), or the first differing token.
+
+The training template (04.generation_mask) is graded twice: it must render exactly like
+SmolLM2's own template, and its assistant mask must cover exactly each assistant reply and its
+``<|im_end|>``, token for token.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import functools
+import io
+import re
+
+from ..conversations import conversations
+from ..display import first_difference, visible
+from ..templates import TEMPLATES
+from .calls import call, short_repr
+from .core import CheckFailed
+from .expect import expect_type
+from .lesson03 import expect_same_renderings, expect_template_text
+from .registry import exercise
+
+GROUPS = ("alternating", "empty system", "surrounding whitespace", "other roles")
+
+# 04.prefill: (conversation, the start of the assistant's answer). Trailing spaces and
+# punctuation are kept by continue_final_message, so they are part of what is checked.
+PREFILL_CASES = (
+    ("one user turn", "The capital of France is"),
+    ("system and one user turn", "Sure! "),
+    ("three turns without system", '{"answer": "'),
+    ("unicode", "D'accord : "),
+)
+
+# 04.generation_mask: SmolLM2's template with each assistant reply and its <|im_end|> inside
+# {% generation %}; the header before it and the newline after it stay outside, because the
+# model never generates them (the prompt ends with the header; generation stops at <|im_end|>).
+TRAINING_TEMPLATE = (
+    "{% for message in messages %}"
+    "{% if loop.first and messages[0]['role'] != 'system' %}"
+    "{{ '<|im_start|>system\\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\\n' }}"
+    "{% endif %}"
+    "{% if message['role'] == 'assistant' %}"
+    "{{ '<|im_start|>assistant\\n' }}{% generation %}{{ message['content'] + '<|im_end|>' }}{% endgeneration %}{{ '\\n' }}"
+    "{% else %}"
+    "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}"
+    "{% endif %}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+
+
+@functools.lru_cache(maxsize=1)
+def course_tokenizer():
+    """The course tokenizer; the line that says which copy was loaded is dropped (a check
+    prints only its verdict)."""
+    from ..models import INSTRUCT_ID, load_tokenizer
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        return load_tokenizer(INSTRUCT_ID)
+
+
+def _conversations_ending_with_user():
+    for name, messages in conversations(*GROUPS):
+        if messages[-1]["role"] == "user":
+            yield name, messages
+
+
+def _conversations_ending_with_assistant():
+    """Every conversation of the corpus cut after its last assistant reply (if it has one)."""
+    for name, messages in conversations(*GROUPS):
+        last = max((i for i, m in enumerate(messages) if m["role"] == "assistant"), default=None)
+        if last is not None:
+            yield name, messages[: last + 1]
+
+
+def _call_unchanged(fn, shown: str, tokenizer, messages, *rest):
+    """Call learner code on a copy of `messages` and fail if it changed that copy."""
+    given = copy.deepcopy(messages)
+    result = call(fn, tokenizer, given, *rest, shown_as=shown)
+    if given != messages:
+        raise CheckFailed(f"{shown} changed the messages it was given (they had {len(messages)} messages, "
+                          f"now {len(given)}): build a new list, e.g. messages + [...]")
+    return result
+
+
+def _model_input_ids(result, shown: str) -> list[int]:
+    """The ids of one prompt from what `model.generate(**result)` would receive."""
+    if isinstance(result, str):
+        raise CheckFailed(f"{shown} returned a str (the rendered text), but generate() needs token ids: "
+                          "let apply_chat_template tokenize (leave out tokenize=False)")
+    if not hasattr(result, "keys") or "input_ids" not in result.keys():
+        raise CheckFailed(f"{shown} returned {short_repr(result, 80)}, expected the dict of tensors that "
+                          "model.generate(**inputs) takes (with 'input_ids' and 'attention_mask')")
+    ids = result["input_ids"]
+    if not hasattr(ids, "dim"):
+        raise CheckFailed(f"{shown}['input_ids'] is a {type(ids).__name__}, but generate() needs tensors: "
+                          "pass return_tensors='pt'")
+    if ids.dim() != 2 or ids.shape[0] != 1:
+        raise CheckFailed(f"{shown}['input_ids'] has shape {tuple(ids.shape)}, expected one row: (1, length)")
+    if "attention_mask" not in result.keys():
+        raise CheckFailed(f"{shown} has no 'attention_mask': return the whole BatchEncoding, not only input_ids")
+    mask = result["attention_mask"]
+    if not hasattr(mask, "tolist") or mask.tolist() != [[1] * ids.shape[1]]:
+        raise CheckFailed(f"{shown}['attention_mask'] should be all ones, one per token of input_ids")
+    return ids[0].tolist()
+
+
+def _expect_same_ids(tokenizer, got: list[int], expected: list[int], shown: str) -> None:
+    if got == expected:
+        return
+    got_text = tokenizer.decode(got, skip_special_tokens=False)
+    expected_text = tokenizer.decode(expected, skip_special_tokens=False)
+    where = first_difference(expected_text, got_text)
+    if where is not None:
+        raise CheckFailed(f"{shown}, decoded: {where}")
+    index = next((i for i, (a, b) in enumerate(zip(expected, got)) if a != b), min(len(got), len(expected)))
+    raise CheckFailed(f"{shown} has the right text but other tokens from token {index} on: got ids "
+                      f"{got[index:index + 5]}, expected {expected[index:index + 5]}; let apply_chat_template "
+                      "tokenize the rendering itself")
+
+
+@exercise("04.generation_prompt", points=1)
+def check_generation_prompt(prompt_for_generation):
+    tokenizer = course_tokenizer()
+    for name, messages in _conversations_ending_with_user():
+        shown = f"prompt_for_generation(tokenizer, <conversation '{name}'>)"
+        result = _call_unchanged(prompt_for_generation, shown, tokenizer, messages)
+        got = _model_input_ids(result, shown)
+        expected = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_dict=False)
+        _expect_same_ids(tokenizer, got, expected, shown)
+
+
+@exercise("04.prefill", points=2)
+def check_prefill(prefill):
+    tokenizer = course_tokenizer()
+    corpus = dict(conversations(*GROUPS))
+    for name, start in PREFILL_CASES:
+        messages = corpus[name]
+        shown = f"prefill(tokenizer, <conversation '{name}'>, {start!r})"
+        result = _call_unchanged(prefill, shown, tokenizer, messages, start)
+        got = _model_input_ids(result, shown)
+        expected = tokenizer.apply_chat_template(
+            messages + [{"role": "assistant", "content": start}], continue_final_message=True, return_dict=False)
+        _expect_same_ids(tokenizer, got, expected, shown)
+
+
+@exercise("04.train_vs_infer", points=2)
+def check_train_vs_infer(format_example):
+    tokenizer = course_tokenizer()
+    for name, messages in _conversations_ending_with_assistant():
+        for for_training in (True, False):
+            shown = f"format_example(tokenizer, <conversation '{name}'>, for_training={for_training})"
+            got = _call_unchanged(format_example, shown, tokenizer, messages, for_training)
+            if not isinstance(got, str):
+                raise CheckFailed(f"{shown} returned {short_repr(got, 60)}, expected the text (a str): "
+                                  "pass tokenize=False")
+            if for_training:
+                expected = tokenizer.apply_chat_template(messages, tokenize=False)
+            else:
+                expected = tokenizer.apply_chat_template(messages[:-1], add_generation_prompt=True, tokenize=False)
+            where = first_difference(expected, got)
+            if where is not None:
+                raise CheckFailed(f"{shown}: {where}")
+
+
+def _trained_spans(tokenizer, ids: list[int], mask: list[int]) -> list[str]:
+    """The text of each run of trained-on tokens, whitespace visible."""
+    spans, run = [], []
+    for token_id, flag in zip(ids, mask):
+        if flag:
+            run.append(token_id)
+        elif run:
+            spans.append(run)
+            run = []
+    if run:
+        spans.append(run)
+    return [visible(tokenizer.decode(span, skip_special_tokens=False), keep_newlines=False) for span in spans]
+
+
+# How transformers decides that a template supports assistant masks (render_jinja_template).
+GENERATION_TAG_RE = re.compile(r"\{\%-?\s*generation\s*-?\%\}")
+
+
+def _assistant_mask(tokenizer, template: str, messages) -> tuple[list[int], list[int]]:
+    out = tokenizer.apply_chat_template(messages, chat_template=template, return_assistant_tokens_mask=True,
+                                        return_dict=True)
+    return list(out["input_ids"]), list(out["assistant_masks"])
+
+
+@exercise("04.generation_mask", points=3)
+def check_generation_mask(training_template):
+    expect_template_text(training_template, "training_template")
+    # First the format: a training template must render exactly what the model reads at inference.
+    expect_same_renderings(training_template, TEMPLATES["smollm2"].template, "training_template", GROUPS)
+    if not GENERATION_TAG_RE.search(training_template):
+        # Checked here rather than left to transformers, which would only log a warning and
+        # return a mask of zeros: no token trained on.
+        raise CheckFailed("training_template has no {% generation %} block, so its assistant mask is all zeros: "
+                          "wrap each assistant reply and its <|im_end|> in {% generation %} ... {% endgeneration %}")
+    tokenizer = course_tokenizer()
+    for name, messages in conversations(*GROUPS):
+        shown = f"apply_chat_template(<conversation '{name}'>, chat_template=training_template, return_assistant_tokens_mask=True)"
+        ids, mask = call(_assistant_mask, tokenizer, training_template, messages, shown_as=shown)
+        expected_ids, expected_mask = _assistant_mask(tokenizer, TRAINING_TEMPLATE, messages)
+        if ids != expected_ids:  # cannot happen once the renderings agree; kept as a guard
+            raise CheckFailed(f"{shown} gave other tokens than SmolLM2's template")
+        if mask == expected_mask:
+            continue
+        if not any(mask):
+            raise CheckFailed(f"{shown}: no token is trained on; put each assistant reply and its <|im_end|> "
+                              "inside {% generation %} ... {% endgeneration %}")
+        got_spans = _trained_spans(tokenizer, ids, mask)
+        expected_spans = _trained_spans(tokenizer, ids, expected_mask)
+        raise CheckFailed(f"{shown}: the mask trains on {short_repr(got_spans, 200)}, expected exactly "
+                          f"{short_repr(expected_spans, 200)} (each assistant reply and its <|im_end|>)")
