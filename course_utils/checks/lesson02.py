@@ -1,0 +1,182 @@
+"""Lesson 02, base vs instruct: the checks of its two exercises.
+
+The checks load the course's own models (the real SmolLM2 pair online, the nano pair offline)
+and compute the expected answers with them at check time, so a check holds on either pair and
+a learner cannot pass by editing what they compare against.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import functools
+import io
+import numbers
+
+from ..display import SPECIAL_TOKEN_RE, first_difference, visible
+from ..generation import END_OF_TEXT, END_OF_TURN, generate_text
+from .calls import call, short_repr
+from .core import CheckFailed
+from .expect import expect_type
+from .registry import exercise
+
+# 02.reply: what `generate_reply` must do, as the exercise states it.
+MAX_NEW_TOKENS = 64
+CONVERSATIONS = [
+    [{"role": "user", "content": "What is the capital of France?"}],
+    [
+        {"role": "system", "content": "You are a concise tutor."},
+        {"role": "user", "content": "What colour is a banana?"},
+    ],
+    [
+        {"role": "user", "content": "What is 2 plus 3?"},
+        {"role": "assistant", "content": "2 plus 3 is 5."},
+        {"role": "user", "content": "What is the capital of Japan?"},
+    ],
+]
+
+
+def _quietly(load, name):
+    # Loading prints which copy is used and draws progress bars; a check prints only its verdict.
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        return load(name)
+
+
+@functools.lru_cache(maxsize=1)
+def instruct_pair():
+    """(tokenizer, model) of SmolLM2-135M-Instruct, or of its nano stand-in offline."""
+    from ..models import INSTRUCT_ID, load_model, load_tokenizer
+
+    return _quietly(load_tokenizer, INSTRUCT_ID), _quietly(load_model, INSTRUCT_ID)
+
+
+@functools.lru_cache(maxsize=1)
+def base_tokenizer():
+    """The tokenizer of SmolLM2-135M (base), or of its nano stand-in offline."""
+    from ..models import BASE_ID, load_tokenizer
+
+    return _quietly(load_tokenizer, BASE_ID)
+
+
+# --- 02.reply -------------------------------------------------------------------------------
+
+def _prompt(tokenizer, messages, add_generation_prompt=True) -> str:
+    return tokenizer.apply_chat_template(messages, add_generation_prompt=add_generation_prompt, tokenize=False)
+
+
+def _explain_reply(got: str, expected: str, shown: str, tokenizer, model, messages) -> None:
+    """Raise the most telling CheckFailed for a reply that differs from the expected one."""
+    special = SPECIAL_TOKEN_RE.search(got)
+    if special and not SPECIAL_TOKEN_RE.search(expected):
+        raise CheckFailed(f"{shown} returned {short_repr(got)}, which contains the special token "
+                          f"{special.group()}: return only the text, decoded with skip_special_tokens=True")
+    if got.strip() == generate_text(model, tokenizer, _prompt(tokenizer, messages, False), MAX_NEW_TOKENS).reply.strip():
+        raise CheckFailed(f"{shown} returned {short_repr(got)}, which is what the model writes when its "
+                          "turn was never opened: render the prompt with add_generation_prompt=True")
+    if got.endswith(expected) and len(got.strip()) > len(expected.strip()):
+        extra = visible(got[: len(got) - len(expected)], keep_newlines=False)
+        raise CheckFailed(f"{shown} returned {short_repr(got)}: the reply is there, but after "
+                          f"{short_repr(extra, 50)}, the prompt; return only the new tokens (generate() "
+                          "returns the prompt's ids first, then the new ones)")
+    if got and expected.startswith(got):
+        raise CheckFailed(f"{shown} returned {short_repr(got)}, the start of the expected "
+                          f"{short_repr(expected)}: generation stopped early; allow up to "
+                          f"max_new_tokens={MAX_NEW_TOKENS}")
+    where = first_difference(expected, got)
+    raise CheckFailed(f"{shown} returned {short_repr(got)}, expected {short_repr(expected)}; {where}. "
+                      "Render with the chat template and its generation prompt, then generate greedily "
+                      "(do_sample=False)")
+
+
+@exercise("02.reply", points=2, time_limit=60)
+def check_reply(generate_reply):
+    tokenizer, model = instruct_pair()
+    for messages in CONVERSATIONS:
+        given = copy.deepcopy(messages)
+        shown = f"generate_reply(model, tokenizer, {short_repr(messages, 80)})"
+        got = call(generate_reply, model, tokenizer, given, shown_as=shown)
+        if given != messages:
+            raise CheckFailed(f"{shown} changed the messages it was given: leave the conversation as it was")
+        if isinstance(got, list) and got and isinstance(got[-1], dict):
+            raise CheckFailed(f"{shown} returned a list of messages; return only the reply's text "
+                              "(the pipeline puts it in the 'content' of the last message)")
+        expect_type(got, str, shown)
+        expected = generate_text(model, tokenizer, _prompt(tokenizer, messages), MAX_NEW_TOKENS).reply
+        # Surrounding whitespace is not part of what the model said; strip() or not, both pass.
+        if got != expected and not (expected.strip() and got.strip() == expected.strip()):
+            _explain_reply(got, expected, shown, tokenizer, model, messages)
+
+
+# --- 02.stops -------------------------------------------------------------------------------
+
+def _stop_cases():
+    """(which tokenizer, ids, expected, what the case is about), built from the course tokenizer.
+
+    The ids are what generate() gives back: a whole output (prompt, then reply) or only the new
+    ids. Both models share one vocabulary, so the ids mean the same to either tokenizer.
+    """
+    tokenizer, _ = instruct_pair()
+    messages = [{"role": "user", "content": "What is the capital of France?"}]
+    prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_dict=False)
+    reply = tokenizer.encode("The capital of France is Paris.", add_special_tokens=False)
+    more = tokenizer.encode("\nuser\nAnd of Japan?", add_special_tokens=False)
+    im_end, end_of_text = tokenizer.convert_tokens_to_ids([END_OF_TURN, END_OF_TEXT])
+    return [
+        ("tokenizer", reply + [im_end], True, f"a reply that ends with {END_OF_TURN}"),
+        ("tokenizer", prompt + reply + [im_end], True,
+         f"a whole output (prompt, then reply) that ends with {END_OF_TURN}"),
+        ("tokenizer", prompt + reply[:3], False,
+         f"cut off by max_new_tokens; the {END_OF_TURN} tokens in these ids belong to the prompt, and "
+         "only the last token says whether the model ended its turn"),
+        ("base_tokenizer", reply + [end_of_text], False,
+         f"{END_OF_TEXT} is the base tokenizer's eos_token, the end of a document, not of a turn: "
+         f"look up {END_OF_TURN} itself"),
+        ("base_tokenizer", prompt + reply + [im_end], True,
+         f"the base tokenizer knows {END_OF_TURN} too, but its eos_token is {END_OF_TEXT}: "
+         f"look up {END_OF_TURN} itself"),
+        ("tokenizer", reply + [im_end] + more, False,
+         f"the model wrote {END_OF_TURN} and kept going (as a base model does): the last token decides"),
+        ("tokenizer", [], False, "an empty sequence did not end with anything"),
+    ]
+
+
+def _describe_ids(tokenizer, ids: list[int]) -> str:
+    """``[… 'France·is·Paris.', <|im_end|>] (40 ids)``: how a sequence ends, as a learner reads it."""
+    if not ids:
+        return "[] (0 ids)"
+    *body, last = ids[-8:]
+    last_token = tokenizer.convert_ids_to_tokens(last)
+    if last_token in (END_OF_TURN, END_OF_TEXT):
+        ending = f"{visible(tokenizer.decode(body), keep_newlines=False)!r}, {last_token}"
+    else:
+        ending = repr(visible(tokenizer.decode(ids[-8:]), keep_newlines=False))
+    return f"[{'… ' if len(ids) > 8 else ''}{ending}] ({len(ids)} ids)"
+
+
+def _as_bool(result, shown: str) -> bool:
+    """A bool; numpy and one-element torch booleans count, since `if` treats them the same."""
+    if hasattr(result, "numel") and result.numel() == 1 and str(getattr(result, "dtype", "")) == "torch.bool":
+        return bool(result.item())
+    if type(result).__name__ == "bool_":  # numpy.bool_
+        return bool(result)
+    if isinstance(result, bool):
+        return result
+    kind = "an int" if isinstance(result, numbers.Integral) else f"a {type(result).__name__}"
+    raise CheckFailed(f"{shown} returned {short_repr(result)} ({kind}), expected True or False")
+
+
+@exercise("02.stops", points=1)
+def check_stops(stops_cleanly):
+    import torch
+
+    tokenizers = {"tokenizer": instruct_pair()[0], "base_tokenizer": base_tokenizer()}
+    cases = _stop_cases()
+    # The same sequence as generate() hands it over, a 1-D tensor, must give the same answer.
+    which, ids, expected, why = cases[1]
+    cases.append((which, torch.tensor(ids), expected, why + ", given as a 1-D tensor"))
+    for which, ids, expected, why in cases:
+        tokenizer = tokenizers[which]
+        as_list = ids.tolist() if hasattr(ids, "tolist") else ids
+        shown = f"stops_cleanly({which}, {_describe_ids(tokenizer, as_list)})"
+        got = _as_bool(call(stops_cleanly, tokenizer, copy.copy(ids), shown_as=shown), shown)
+        if got != expected:
+            raise CheckFailed(f"{shown} returned {got}, expected {expected}: {why}")
