@@ -47,6 +47,11 @@ _STYLE_PRE = (
 )
 _STYLE_SPECIAL = "background:#ffd54f;color:#000;border-radius:3px;padding:0 2px;font-weight:bold"
 _STYLE_WS = "color:#aaa"
+_STYLE_SPACE = (
+    "background-image:radial-gradient(circle,#9e9e9e 0 1.5px,transparent 2px);"
+    "background-size:1ch 100%;background-repeat:repeat-x"
+)
+_SPACE_RUNS = re.compile(r"( +)")
 _STYLE_PILL = (
     "display:inline-block;margin:2px;padding:1px 4px;border-radius:4px;font-family:monospace;"
     "white-space:pre;text-align:center;vertical-align:top;border:1px solid #bbb;background:#eef"
@@ -166,12 +171,18 @@ def _html_visible(text: str) -> str:
 
 def _html_plain(text: str) -> str:
     out = []
-    for char in text:
-        shown = _visible_char(char, keep_newlines=True)
-        if shown == char:
-            out.append(html.escape(char))
-        else:
-            out.append(f'<span class="course-ws" style="{_STYLE_WS}">{html.escape(shown)}</span>')
+    for run in _SPACE_RUNS.split(text):
+        if run.startswith(" "):
+            # Spaces stay real spaces in the page (copying, searching and innerText give the real
+            # text); the dot that makes each one visible is painted behind it, one per character.
+            out.append(f'<span class="course-ws course-space" style="{_STYLE_SPACE}">{run}</span>')
+            continue
+        for char in run:
+            shown = _visible_char(char, keep_newlines=True)
+            if shown == char:
+                out.append(html.escape(char))
+            else:
+                out.append(f'<span class="course-ws" style="{_STYLE_WS}">{html.escape(shown)}</span>')
     return "".join(out)
 
 

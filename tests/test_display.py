@@ -100,6 +100,20 @@ def test_show_plain_text_keeps_lines_and_marks_whitespace():
     assert str(show("<|im_start|>user\nHi you")) == "<|im_start|>user↵\nHi·you"
 
 
+def page_text(page: str) -> str:
+    """What a browser's innerText gives for our HTML (tags dropped, entities decoded)."""
+    import html
+    import re
+
+    return html.unescape(re.sub(r"<[^>]+>", "", page))
+
+
+def test_show_html_keeps_real_spaces_with_a_painted_dot_and_marks_newlines():
+    page = show("<|im_start|>user\nHi  there")._repr_html_()
+    assert page_text(page) == "<|im_start|>user↵\nHi  there"
+    assert page.count("course-space") == 1 and "radial-gradient" in page
+
+
 def test_show_html_highlights_special_tokens_and_escapes_everything_else():
     page = show("<|im_start|>user\n<img src=x onerror=alert(1)><|im_end|>")._repr_html_()
     assert page.count('class="course-special"') == 2

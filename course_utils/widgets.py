@@ -1,0 +1,226 @@
+"""The template playground: edit a chat template and a conversation, see exactly what the model sees.
+
+``playground(tokenizer=None)`` returns a ``Playground``; as the last expression of a cell it shows
+itself. Every edit re-renders through ``render_template`` (transformers' renderer), so what it
+shows is what ``apply_chat_template`` produces. Any input, however broken, ends up as a message in
+the widget, never as an exception in the kernel.
+
+The state is plain Python (``Playground.state``, the ``*_box`` widgets), so tests drive it by
+setting widget values, without a browser. Stable CSS classes for browser tests:
+``course-playground`` (the whole widget), ``course-playground-template``,
+``course-playground-messages``, ``course-playground-variables`` (textareas),
+``course-playground-catalog`` (dropdown), ``course-playground-add-generation-prompt``,
+``course-playground-continue-final-message`` (checkboxes), ``course-playground-output`` (the
+rendering), ``course-playground-tokens``, ``course-playground-lint``, ``course-playground-error``.
+"""
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass, field
+
+import ipywidgets as widgets
+
+from course_utils.display import show, show_mask, show_tokens
+from course_utils.portability import Finding, lint
+from course_utils.templates import TEMPLATES, TemplateError, get_template, render_template
+
+__all__ = ["playground", "Playground", "PlaygroundState", "DEFAULT_MESSAGES"]
+
+DEFAULT_MESSAGES = [
+    {"role": "system", "content": "You are a helpful assistant."},
+    {"role": "user", "content": "What is the capital of France?"},
+    {"role": "assistant", "content": "Paris."},
+    {"role": "user", "content": "And of Italy?"},
+]
+_CUSTOM = "(your template)"
+_TEXTAREA = widgets.Layout(width="100%", height="220px")
+
+
+@dataclass
+class PlaygroundState:
+    """What the playground shows now: the rendering or the error, lint findings, tokens and mask."""
+
+    rendered: str | None = None
+    error: str | None = None
+    findings: list[Finding] = field(default_factory=list)
+    token_ids: list[int] | None = None
+    mask: list[int] | None = None
+    note: str | None = None
+
+
+def _parse_json(text: str, what: str, expected_type: type):
+    """Parse a JSON editor's text; errors name the line and column, as a learner sees them."""
+    try:
+        value = json.loads(text) if text.strip() else expected_type()
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{what} JSON, line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    if not isinstance(value, expected_type):
+        raise ValueError(f"{what} JSON must be a {'list' if expected_type is list else 'object'}, "
+                         f"got {type(value).__name__}")
+    return value
+
+
+def _textarea(value: str, placeholder: str, css_class: str) -> widgets.Textarea:
+    box = widgets.Textarea(value=value, placeholder=placeholder, layout=_TEXTAREA, continuous_update=True)
+    box.add_class(css_class)
+    return box
+
+
+def _checkbox(description: str, value: bool, css_class: str) -> widgets.Checkbox:
+    box = widgets.Checkbox(value=value, description=description, indent=False)
+    box.add_class(css_class)
+    return box
+
+
+class Playground:
+    """The playground's widgets and state. ``update()`` runs after every change."""
+
+    def __init__(self, tokenizer=None, template: str | None = None, messages: list | None = None):
+        self.tokenizer = tokenizer
+        variables = dict(tokenizer.special_tokens_map) if tokenizer is not None else {}
+        self.catalog_box = widgets.Dropdown(options=[_CUSTOM, *TEMPLATES], value=_CUSTOM, description="load")
+        self.catalog_box.add_class("course-playground-catalog")
+        self.template_box = _textarea(template if template is not None else get_template("smollm2"),
+                                      "a Jinja chat template, e.g. {% for m in messages %}...",
+                                      "course-playground-template")
+        self.messages_box = _textarea(json.dumps(messages if messages is not None else DEFAULT_MESSAGES, indent=1),
+                                      '[{"role": "user", "content": "Hi"}]', "course-playground-messages")
+        self.variables_box = _textarea(json.dumps(variables, indent=1), '{"bos_token": "<s>"}',
+                                       "course-playground-variables")
+        self.variables_box.layout = widgets.Layout(width="100%", height="70px")
+        self.generation_prompt_box = _checkbox("add_generation_prompt", True, "course-playground-add-generation-prompt")
+        self.continue_box = _checkbox("continue_final_message", False, "course-playground-continue-final-message")
+        self.output = self._html("course-playground-output")
+        self.tokens = self._html("course-playground-tokens")
+        self.lint_view = self._html("course-playground-lint")
+        self.error_view = self._html("course-playground-error")
+        self.state = PlaygroundState()
+        self.widget = self._layout()
+        self.catalog_box.observe(self._load_reference, names="value")
+        for box in (self.template_box, self.messages_box, self.variables_box,
+                    self.generation_prompt_box, self.continue_box):
+            box.observe(lambda _change: self.update(), names="value")
+        self.update()
+
+    @staticmethod
+    def _html(css_class: str) -> widgets.HTML:
+        view = widgets.HTML()
+        view.add_class(css_class)
+        return view
+
+    def _layout(self) -> widgets.VBox:
+        label = widgets.HTML
+        editors = widgets.HBox([
+            widgets.VBox([label("<b>template</b>"), self.catalog_box, self.template_box], layout=widgets.Layout(width="55%")),
+            widgets.VBox([label("<b>messages</b> (JSON)"), self.messages_box,
+                          label("<b>variables</b> (JSON)"), self.variables_box], layout=widgets.Layout(width="45%")),
+        ])
+        toggles = widgets.HBox([self.generation_prompt_box, self.continue_box])
+        box = widgets.VBox([editors, toggles, self.error_view, self.output, self.tokens, self.lint_view])
+        box.add_class("course-playground")
+        return box
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    def _load_reference(self, change) -> None:
+        if change["new"] != _CUSTOM:
+            self.template_box.value = get_template(change["new"])  # triggers update()
+
+    # --- rendering ------------------------------------------------------------------------
+
+    def _inputs(self) -> tuple[list, dict]:
+        messages = _parse_json(self.messages_box.value, "messages", list)
+        variables = _parse_json(self.variables_box.value, "variables", dict)
+        reserved = {"messages", "add_generation_prompt", "continue_final_message"} & set(variables)
+        if reserved:
+            raise ValueError(f"variables: {sorted(reserved)} are set by the editors and toggles; remove them here")
+        return messages, variables
+
+    def _compute(self) -> PlaygroundState:
+        state = PlaygroundState(findings=lint(self.template_box.value))
+        try:
+            messages, variables = self._inputs()
+            state.rendered = render_template(
+                self.template_box.value, messages, add_generation_prompt=self.generation_prompt_box.value,
+                continue_final_message=self.continue_box.value, **variables,
+            )
+        except (ValueError, TypeError) as exc:  # MessageError, TemplateError and JSON errors are ValueErrors
+            state.error = str(exc)
+            return state
+        if self.tokenizer is not None:
+            self._tokenize(state, messages, variables)
+        return state
+
+    def _tokenize(self, state: PlaygroundState, messages: list, variables: dict) -> None:
+        has_generation = any(f.rule == "generation-block" for f in state.findings)
+        if not has_generation or self.continue_box.value:
+            state.token_ids = list(self.tokenizer.encode(state.rendered, add_special_tokens=False))
+            state.note = ("no {% generation %} block: transformers cannot tell which tokens are the assistant's, "
+                          "so there is no mask" if not has_generation else
+                          "no mask with continue_final_message (transformers refuses the combination)")
+            return
+        # The template already passed render_template (validation and injection guard), so the
+        # tokenizer's own apply_chat_template can compute the mask exactly as training will.
+        try:
+            out = self.tokenizer.apply_chat_template(
+                messages, chat_template=self.template_box.value, tokenize=True, return_dict=True,
+                return_assistant_tokens_mask=True, add_generation_prompt=self.generation_prompt_box.value,
+                **variables,
+            )
+        except Exception as exc:  # noqa: BLE001 - keep the rendering; say why there is no mask
+            state.token_ids = list(self.tokenizer.encode(state.rendered, add_special_tokens=False))
+            state.note = f"no mask: apply_chat_template failed ({type(exc).__name__}: {exc})"
+            return
+        state.token_ids, state.mask = list(out["input_ids"]), list(out["assistant_masks"])
+
+    def update(self) -> PlaygroundState:
+        """Re-render from the editors' current values and refresh every view; returns the state."""
+        try:
+            self.state = self._compute()
+        except Exception as exc:  # noqa: BLE001 - the promise is that no input crashes the widget
+            self.state = PlaygroundState(error=f"unexpected error ({type(exc).__name__}): {exc}")
+        self._refresh_views()
+        return self.state
+
+    def _refresh_views(self) -> None:
+        state = self.state
+        self.error_view.value = (f'<div style="color:#b71c1c;font-family:monospace;white-space:pre-wrap">'
+                                 f"⚠ {html.escape(state.error)}</div>" if state.error else "")
+        self.output.value = show(state.rendered)._repr_html_() if state.rendered is not None else ""
+        self.tokens.value = self._tokens_html()
+        self.lint_view.value = self._lint_html()
+
+    def _tokens_html(self) -> str:
+        state = self.state
+        if state.token_ids is None:
+            return ""
+        strip = (show_mask(self.tokenizer, state.token_ids, state.mask) if state.mask is not None
+                 else show_tokens(self.tokenizer, state.token_ids))
+        note = f"<div><small>{html.escape(state.note)}</small></div>" if state.note else ""
+        return strip._repr_html_() + note
+
+    def _lint_html(self) -> str:
+        if not self.state.findings:
+            return "<small>lint: nothing other engines would break on</small>"
+        items = "".join(f"<li>{html.escape(str(finding))}</li>" for finding in self.state.findings)
+        return f"<div><b>lint</b> (portability)<ul>{items}</ul></div>"
+
+
+def playground(tokenizer=None, template: str | None = None, messages: list | None = None) -> Playground:
+    """An interactive playground for chat templates (ipywidgets).
+
+    Args:
+        tokenizer: optional; when given, the token strip (and, for templates with
+            ``{% generation %}``, the training mask) is shown, and its special tokens are the
+            default template variables.
+        template: the template to start from (default: SmolLM2-Instruct's).
+        messages: the conversation to start from.
+
+    Example (in a notebook cell)::
+
+        from course_utils.widgets import playground
+        playground()
+    """
+    return Playground(tokenizer=tokenizer, template=template, messages=messages)
