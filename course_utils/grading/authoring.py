@@ -1,0 +1,179 @@
+"""From `solutions/` (the single source of truth) to `exercises/` and the grading manifest.
+
+`scripts/make_exercises.py` writes what `build` returns; tests/test_grading_build.py fails when
+the files on disk differ from it, so neither can go stale.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from ..checks.core import PASSED
+from .cells import (
+    ANSWER,
+    CHECK,
+    CHECK_LINE_RE,
+    META_KEY,
+    STUB,
+    AuthoringError,
+    lesson_of,
+    replace_solution,
+    role_of,
+    source_of,
+)
+
+MANIFEST_FORMAT = 1
+MIN_KNOWN_WRONG = 2
+# Instructor-only answer-cell metadata; everything else in `course` is kept in exercises/.
+INSTRUCTOR_KEYS = ("known_wrong",)
+_BADGE_FOLDER_RE = re.compile(r"(colab\.research\.google\.com/github/[^)\s]*/blob/[^/)\s]+/)solutions/")
+
+
+@dataclass(frozen=True)
+class KnownWrong:
+    exercise_id: str
+    why: str     # the mistake it stands for
+    expect: str  # a piece of the feedback it must get, so the proof shows the message is specific
+    source: str  # the whole answer cell with the solution block replaced
+
+
+@dataclass(frozen=True)
+class ExerciseSpec:
+    """One exercise as a solutions notebook defines it."""
+
+    id: str
+    points: int
+    answer_source: str
+    check_source: str
+    known_wrong: tuple[KnownWrong, ...]
+
+    @property
+    def stub_source(self) -> str:
+        return replace_solution(self.answer_source, STUB, self.id)
+
+    @property
+    def expected_output(self) -> str:
+        return PASSED.format(self.id) + "\n"
+
+
+def _answer_spec(cell, index: int, lesson_number: str) -> tuple[str, int, tuple[KnownWrong, ...]]:
+    meta = cell.metadata[META_KEY]
+    exercise_id, points = meta["id"], meta.get("points")
+    where = f"cell {index} ({exercise_id})"
+    if not exercise_id.startswith(lesson_number + "."):
+        raise AuthoringError(f"{where}: an exercise of this lesson must be named '{lesson_number}.<name>'")
+    if not isinstance(points, int) or isinstance(points, bool) or points < 1:
+        raise AuthoringError(f"{where}: metadata course.points must be a positive int")
+    source = source_of(cell)
+    replace_solution(source, STUB, where)  # fails early on broken markers
+    items = meta.get("known_wrong", [])
+    if not all(isinstance(i, dict) and all(isinstance(i.get(k), str) for k in ("why", "expect", "source"))
+               for i in items):
+        raise AuthoringError(f"{where}: each course.known_wrong item needs strings 'why', 'expect', 'source'")
+    wrong = tuple(
+        KnownWrong(exercise_id, i["why"], i["expect"], replace_solution(source, i["source"], where))
+        for i in items
+    )
+    return exercise_id, points, wrong
+
+
+def exercises_of(nb, lesson: str) -> list[ExerciseSpec]:
+    """The exercises of a solutions notebook, in order, validated.
+
+    Raises:
+        AuthoringError: markers, ids, points or the answer/check pairing are wrong.
+    """
+    lesson_number = lesson[:2]
+    specs: list[ExerciseSpec] = []
+    pending = None  # the answer cell waiting for its check cell
+    for index, cell in enumerate(nb.cells):
+        role, exercise_id = role_of(cell)
+        if role == ANSWER:
+            if pending:
+                raise AuthoringError(f"cell {index}: answer cell of {exercise_id} before the check of {pending[0]}")
+            pending = (*_answer_spec(cell, index, lesson_number), source_of(cell))
+        elif role == CHECK:
+            source = source_of(cell).strip()
+            match = CHECK_LINE_RE.fullmatch(source)
+            if not pending or pending[0] != exercise_id or not match or match["id"] != exercise_id:
+                raise AuthoringError(f"cell {index}: a check cell is one line check(\"{exercise_id}\", ...) "
+                                     "right after the answer cell of the same id")
+            exercise_id, points, wrong, answer = pending
+            specs.append(ExerciseSpec(exercise_id, points, answer, source, wrong))
+            pending = None
+    if pending:
+        raise AuthoringError(f"{pending[0]}: answer cell without a check cell")
+    ids = [spec.id for spec in specs]
+    if len(set(ids)) != len(ids):
+        raise AuthoringError(f"{lesson}: duplicate exercise ids {ids}")
+    return specs
+
+
+def read_solution(path: Path) -> tuple[str, object, list[ExerciseSpec]]:
+    """(lesson name, notebook, exercises) of one solutions notebook."""
+    nb = nbformat.read(path, as_version=4)
+    lesson = lesson_of(nb)
+    if lesson != path.stem:
+        raise AuthoringError(f"{path.name}: notebook metadata course.lesson must be {path.stem!r}, is {lesson!r}")
+    return lesson, nb, exercises_of(nb, lesson)
+
+
+def exercise_notebook(solution_nb, specs: list[ExerciseSpec]):
+    """The learner's copy: stubs for solutions, no outputs, no instructor metadata."""
+    nb = copy.deepcopy(solution_nb)
+    stubs = {spec.id: spec.stub_source for spec in specs}
+    for cell in nb.cells:
+        role, exercise_id = role_of(cell)
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+        if role == ANSWER:
+            cell.source = stubs[exercise_id]
+            for key in INSTRUCTOR_KEYS:
+                cell.metadata[META_KEY].pop(key, None)
+        if cell.cell_type == "markdown" and _BADGE_FOLDER_RE.search(source_of(cell)):
+            cell.source = _BADGE_FOLDER_RE.sub(r"\1exercises/", source_of(cell))
+    nb.metadata.pop("widgets", None)
+    return nb
+
+
+def manifest_entry(specs: list[ExerciseSpec]) -> dict:
+    return {"exercises": [
+        {"id": s.id, "points": s.points, "check_source": s.check_source, "expected_output": s.expected_output}
+        for s in specs
+    ]}
+
+
+def build(root: Path) -> dict[Path, str]:
+    """Every generated file under `root` and its exact content, from ``root/solutions/*.ipynb``."""
+    files: dict[Path, str] = {}
+    lessons: dict[str, dict] = {}
+    for path in sorted((root / "solutions").glob("*.ipynb")):
+        lesson, nb, specs = read_solution(path)
+        files[root / "exercises" / path.name] = nbformat.writes(exercise_notebook(nb, specs)) + "\n"
+        lessons[lesson] = manifest_entry(specs)
+    manifest = {
+        "format": MANIFEST_FORMAT,
+        "generated_by": "scripts/make_exercises.py from solutions/; do not edit",
+        "lessons": lessons,
+    }
+    files[root / "course_utils" / "grading" / "manifest.json"] = (
+        json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
+    return files
+
+
+def orphans(root: Path, files: dict[Path, str]) -> list[Path]:
+    """Exercise notebooks whose solutions notebook is gone (renamed or removed)."""
+    return sorted(p for p in (root / "exercises").glob("*.ipynb") if p not in files)
+
+
+def stale_files(root: Path) -> list[Path]:
+    """Generated files that differ from what `build` makes now, or should not exist."""
+    files = build(root)
+    differ = [path for path, text in files.items()
+              if not path.exists() or path.read_text(encoding="utf-8") != text]
+    return differ + orphans(root, files)

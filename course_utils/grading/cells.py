@@ -1,0 +1,69 @@
+"""How exercise cells are recognised: by their ``course`` metadata, never by position.
+
+An exercise is an answer cell ``{"course": {"role": "answer", "id": ..., "points": ...}}``
+followed by a check cell ``{"course": {"role": "check", "id": ...}}``. A notebook belongs to a
+lesson through its own metadata ``{"course": {"lesson": "01_messages_and_special_tokens"}}``.
+"""
+from __future__ import annotations
+
+import re
+
+META_KEY = "course"
+ANSWER, CHECK = "answer", "check"
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
+# What a check cell must be: one call of `check` on the exercise's own id.
+CHECK_LINE_RE = re.compile(r'check\("(?P<id>\d\d\.[a-z0-9_]+)"(?:, [^\n]+)?\)')
+
+
+def source_of(cell) -> str:
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else src
+
+
+def course_meta(cell) -> dict:
+    """The cell's ``course`` metadata, or {} (also when a learner left it malformed)."""
+    meta = (cell.get("metadata") or {}).get(META_KEY)
+    return meta if isinstance(meta, dict) else {}
+
+
+def role_of(cell) -> tuple[str | None, str | None]:
+    """(role, exercise id) of a cell; (None, None) for ordinary cells."""
+    meta = course_meta(cell)
+    role, exercise_id = meta.get("role"), meta.get("id")
+    if role in (ANSWER, CHECK) and isinstance(exercise_id, str):
+        return role, exercise_id
+    return None, None
+
+
+def lesson_of(nb) -> str | None:
+    meta = (nb.get("metadata") or {}).get(META_KEY)
+    lesson = meta.get("lesson") if isinstance(meta, dict) else None
+    return lesson if isinstance(lesson, str) else None
+
+
+def exercise_ids(nb) -> list[str]:
+    """The ids of the exercises whose cells this notebook carries, in order of appearance."""
+    ids = [role_of(cell)[1] for cell in nb.get("cells", [])]
+    return list(dict.fromkeys(i for i in ids if i))
+
+
+class AuthoringError(ValueError):
+    """A solutions notebook breaks the exercise format; the message names the cell and the fix."""
+
+
+def replace_solution(source: str, replacement: str, where: str = "answer cell") -> str:
+    """Put `replacement` in place of the lines from ``### BEGIN SOLUTION`` to ``### END SOLUTION``.
+
+    The replacement is indented like the BEGIN marker, so a solution inside a function body
+    gets a stub inside the same body.
+    """
+    lines = source.split("\n")
+    begins = [i for i, line in enumerate(lines) if line.strip() == BEGIN]
+    ends = [i for i, line in enumerate(lines) if line.strip() == END]
+    if len(begins) != 1 or len(ends) != 1 or ends[0] < begins[0]:
+        raise AuthoringError(f"{where}: needs exactly one '{BEGIN}' line followed by one '{END}' line")
+    start, stop = begins[0], ends[0]
+    indent = lines[start][: len(lines[start]) - len(lines[start].lstrip())]
+    new = [indent + line if line else line for line in replacement.strip("\n").split("\n")]
+    return "\n".join(lines[:start] + new + lines[stop + 1 :])
