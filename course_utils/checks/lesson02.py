@@ -69,7 +69,12 @@ def _explain_reply(got: str, expected: str, shown: str, tokenizer, model, messag
     if special and not SPECIAL_TOKEN_RE.search(expected):
         raise CheckFailed(f"{shown} returned {short_repr(got)}, which contains the special token "
                           f"{special.group()}: return only the text, decoded with skip_special_tokens=True")
-    if got.strip() == generate_text(model, tokenizer, _prompt(tokenizer, messages, False), MAX_NEW_TOKENS).reply.strip():
+    if got and expected.startswith(got):
+        raise CheckFailed(f"{shown} returned {short_repr(got)}, the start of the expected "
+                          f"{short_repr(expected)}: generation stopped early; allow up to "
+                          f"max_new_tokens={MAX_NEW_TOKENS}")
+    without_turn = generate_text(model, tokenizer, _prompt(tokenizer, messages, False), MAX_NEW_TOKENS).reply
+    if got.strip() == without_turn.strip() and without_turn.strip() != expected.strip():
         raise CheckFailed(f"{shown} returned {short_repr(got)}, which is what the model writes when its "
                           "turn was never opened: render the prompt with add_generation_prompt=True")
     if got.endswith(expected) and len(got.strip()) > len(expected.strip()):
@@ -77,10 +82,6 @@ def _explain_reply(got: str, expected: str, shown: str, tokenizer, model, messag
         raise CheckFailed(f"{shown} returned {short_repr(got)}: the reply is there, but after "
                           f"{short_repr(extra, 50)}, the prompt; return only the new tokens (generate() "
                           "returns the prompt's ids first, then the new ones)")
-    if got and expected.startswith(got):
-        raise CheckFailed(f"{shown} returned {short_repr(got)}, the start of the expected "
-                          f"{short_repr(expected)}: generation stopped early; allow up to "
-                          f"max_new_tokens={MAX_NEW_TOKENS}")
     where = first_difference(expected, got)
     raise CheckFailed(f"{shown} returned {short_repr(got)}, expected {short_repr(expected)}; {where}. "
                       "Render with the chat template and its generation prompt, then generate greedily "
