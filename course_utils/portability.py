@@ -23,7 +23,9 @@ from transformers.utils import chat_template_utils as _ctu
 
 from course_utils.display import diff, first_difference
 from course_utils.messages import prepare_messages
-from course_utils.template_guard import TemplateError, check_template
+from course_utils.template_guard import (
+    TemplateError, TemplateSecurityError, check_template, lex_template, parse_template,
+)
 from course_utils.templates import render_template
 
 __all__ = ["Finding", "lint", "CrossCheck", "cross_check", "render_minijinja"]
@@ -103,10 +105,10 @@ def _tree_findings(tree: nodes.Template) -> list[Finding]:
     return findings
 
 
-def _token_findings(environment: jinja2.Environment, template: str) -> list[Finding]:
+def _token_findings(template: str) -> list[Finding]:
     findings = []
     previous = None
-    for line, kind, value in environment.lex(template):
+    for line, kind, value in lex_template(template):
         if kind == "name" and value in _PY_LITERALS:
             findings.append(Finding(line, "python-literal",
                                     f"`{value}` is Python's spelling; Jinja's is `{_PY_LITERALS[value]}`, "
@@ -124,11 +126,10 @@ def _token_findings(environment: jinja2.Environment, template: str) -> list[Find
 @lru_cache(maxsize=256)
 def _lint_cached(template: str) -> tuple[Finding, ...]:
     try:
-        environment = _ctu._compile_jinja_template(template).environment
-        tree = environment.parse(template)
+        tree = parse_template(template)  # parsed, never compiled: linting runs nothing
     except jinja2.TemplateSyntaxError as exc:
         return (Finding(exc.lineno, "syntax-error", f"jinja2 cannot parse it: {exc.message}", "fix the syntax first"),)
-    findings = _tree_findings(tree) + _token_findings(environment, template)
+    findings = _tree_findings(tree) + _token_findings(template)
     return tuple(sorted(findings, key=lambda finding: (finding.line, finding.rule)))
 
 
@@ -290,6 +291,8 @@ class CrossCheck:
 def _attempt(render) -> tuple[str | None, str | None]:
     try:
         return render(), None
+    except TemplateSecurityError:
+        raise  # an injection attempt is refused outright, not reported as a portability result
     except TemplateError as exc:
         return None, str(exc)
 
@@ -316,13 +319,12 @@ def cross_check(template: str, messages, *, pycompat: bool = False, **kwargs) ->
         raise TemplateError(f"the template must be a string of Jinja source, got {type(template).__name__}")
     messages = prepare_messages(messages)
     try:
-        _ctu._compile_jinja_template(template)
+        check_template(template)  # refuses injection attempts before either engine sees them
     except jinja2.TemplateSyntaxError:
         # transformers is the reference: a template it cannot read is not run anywhere (and the
-        # guard below needs jinja2's syntax tree).
+        # guard needs jinja2's syntax tree).
         _, error = _attempt(lambda: render_template(template, messages, **kwargs))
         return CrossCheck(None, None, error + " (minijinja not run: transformers' jinja2 is the reference)")
-    check_template(template)
     jinja2_text, jinja2_error = _attempt(lambda: render_template(template, messages, **kwargs))
     mini_text, mini_error = _attempt(lambda: render_minijinja(template, messages, pycompat=pycompat, **kwargs))
     return CrossCheck(jinja2_text, mini_text, jinja2_error, mini_error)

@@ -22,7 +22,10 @@ from functools import lru_cache
 from jinja2 import nodes
 from transformers.utils import chat_template_utils as _ctu
 
-__all__ = ["TemplateError", "TemplateSecurityError", "check_template", "template_line", "find_unsafe"]
+__all__ = [
+    "TemplateError", "TemplateSecurityError", "check_template", "template_line", "find_unsafe", "parse_template",
+    "lex_template",
+]
 
 _PRIVATE_NAME = re.compile(r"_+[A-Za-z]\w*")
 _FORMAT_FIELD_ATTR = re.compile(r"\{[^{}]*(?:\.|\[)\s*_")
@@ -70,30 +73,60 @@ def _built_item_name(node: nodes.Node) -> str | None:
     return None
 
 
+def _constant_factor(node: nodes.Node) -> float:
+    """The product of the number constants in a chain of `*` (1 for anything else)."""
+    if isinstance(node, nodes.Const) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+        return abs(node.value)
+    if isinstance(node, nodes.Mul):
+        return _constant_factor(node.left) * _constant_factor(node.right)
+    return 1
+
+
 def _resource_abuse(node: nodes.Node) -> str | None:
     if isinstance(node, _LOADING):
         return "loads another template; a chat template must be self-contained"
     if isinstance(node, nodes.Pow):
         return "uses '**', which can build numbers or strings that exhaust memory"
-    if isinstance(node, nodes.Mul):
-        for side in (node.left, node.right):
-            if isinstance(side, nodes.Const) and isinstance(side.value, (int, float)) and abs(side.value) > _HUGE:
-                return f"multiplies by {side.value}, which can exhaust memory"
+    # jinja2 folds constant expressions while compiling, so 'a' * 99999 * 99999 would allocate
+    # 10 GB inside the compiler, before any sandbox check runs.
+    if isinstance(node, nodes.Mul) and _constant_factor(node) > _HUGE:
+        return f"multiplies by {_constant_factor(node):.0f}, which can exhaust memory"
     return None
 
 
 _RULES = (_private_access, _built_item_name, _resource_abuse)
 
 
+@lru_cache(maxsize=1)
+def _reference_environment():
+    # An environment exactly as transformers builds it (extensions for `{% generation %}` and loop
+    # controls included), taken from its compiled empty template. Parsing with it, rather than
+    # compiling the template under test, matters: compiling runs jinja2's constant folding,
+    # which is where a memory bomb such as 'a' * 10**10 would go off.
+    return _ctu._compile_jinja_template("").environment
+
+
+def parse_template(template: str) -> nodes.Template:
+    """jinja2's syntax tree of ``template`` as transformers would read it, without compiling it.
+
+    Raises ``jinja2.TemplateSyntaxError`` (with ``lineno``) when it does not parse.
+    """
+    return _reference_environment().parse(template)
+
+
+def lex_template(template: str):
+    """jinja2's tokens of ``template``: (line, kind, value) triples."""
+    return _reference_environment().lex(template)
+
+
 @lru_cache(maxsize=256)
 def find_unsafe(template: str) -> tuple[tuple[int, str], ...]:
     """Every (line, reason) the guard refuses in ``template``; empty when it is acceptable.
 
-    Parsed by the environment transformers compiled the template with, so its extensions
-    (``{% generation %}``, loop controls) parse here exactly as they do there. Cached per
-    template text, as transformers caches the compiled template.
+    Raises ``jinja2.TemplateSyntaxError`` when the template does not parse. Cached per template
+    text, as transformers caches the compiled template.
     """
-    tree = _ctu._compile_jinja_template(template).environment.parse(template)
+    tree = parse_template(template)
     findings = []
     for node in tree.find_all(nodes.Node):
         for rule in _RULES:
@@ -106,8 +139,8 @@ def find_unsafe(template: str) -> tuple[tuple[int, str], ...]:
 def check_template(template: str) -> None:
     """Raise ``TemplateSecurityError`` for the first construct the guard refuses.
 
-    ``template`` must already compile (``render_template`` compiles it first, so syntax
-    errors are reported as such).
+    Run it before compiling (see ``_reference_environment``); a template that does not parse
+    raises ``jinja2.TemplateSyntaxError``.
     """
     findings = find_unsafe(template)
     if findings:

@@ -179,9 +179,10 @@ def get_template(name: str) -> str:
         raise KeyError(f"no reference template named {name!r}; choose one of {sorted(TEMPLATES)}") from None
 
 
-def _compile(template: str) -> None:
-    """transformers' cached compile; a syntax error becomes a TemplateError naming the line."""
+def _check_and_compile(template: str) -> None:
+    """Guard first, then transformers' cached compile; a syntax error names the line."""
     try:
+        check_template(template)  # before compiling: see template_guard._reference_environment
         _ctu._compile_jinja_template(template)
     except jinja2.TemplateSyntaxError as exc:
         lines = template.splitlines()
@@ -268,8 +269,7 @@ def render_template(
         raise TemplateError(f"the template must be a string of Jinja source, got {type(template).__name__}")
     messages = prepare_messages(messages)
     _check_options(messages, add_generation_prompt, continue_final_message)
-    _compile(template)
-    check_template(template)
+    _check_and_compile(template)
     try:
         rendered, _ = _ctu.render_jinja_template(
             conversations=[messages],
