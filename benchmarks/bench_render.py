@@ -1,11 +1,11 @@
 """How fast is render_template next to tokenizer.apply_chat_template(tokenize=False)?
 
-Renders the same 10,000 conversations (1 to 12 turns, SmolLM2's template) with both, several
-rounds in alternating order, and keeps each one's best round so that a noisy neighbour on a
-shared machine does not decide the result. Prints key=value lines; the last is
+Renders the same 10,000 conversations (1 to 12 turns, SmolLM2's template) with both, interleaved
+chunk by chunk in alternating order, for several rounds, and keeps each one's best round, so that
+a noisy neighbour on a shared machine does not decide the result. Prints key=value lines; the last is
 ``ratio`` = apply_chat_template time / render_template time (>= 1.0: no slower than transformers).
 
-    python benchmarks/bench_render.py [--conversations 10000] [--rounds 3]
+    python benchmarks/bench_render.py [--conversations 10000] [--rounds 3] [--chunk 250]
 """
 from __future__ import annotations
 
@@ -47,24 +47,42 @@ def make_conversations(count: int, seed: int = 0) -> list[list[dict]]:
     return conversations
 
 
-def time_render(template: str, conversations, special_tokens: dict) -> float:
-    start = time.perf_counter()
+def render_all(template: str, conversations, special_tokens: dict) -> None:
     for messages in conversations:
         render_template(template, messages, add_generation_prompt=True, **special_tokens)
-    return time.perf_counter() - start
 
 
-def time_apply(tokenizer, conversations) -> float:
-    start = time.perf_counter()
+def apply_all(tokenizer, conversations) -> None:
     for messages in conversations:
         tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    return time.perf_counter() - start
+
+
+def timed_round(template, tokenizer, conversations, special_tokens, chunk: int) -> tuple[float, float]:
+    """One pass over every conversation with each renderer, interleaved chunk by chunk.
+
+    On a shared machine the load changes from second to second; timing both renderers on the
+    same chunk back to back (in alternating order) exposes them to the same load.
+    """
+    render_total = apply_total = 0.0
+    for index, start in enumerate(range(0, len(conversations), chunk)):
+        part = conversations[start : start + chunk]
+        jobs = [("render", lambda: render_all(template, part, special_tokens)), ("apply", lambda: apply_all(tokenizer, part))]
+        for name, job in jobs if index % 2 == 0 else reversed(jobs):
+            began = time.perf_counter()
+            job()
+            elapsed = time.perf_counter() - began
+            if name == "render":
+                render_total += elapsed
+            else:
+                apply_total += elapsed
+    return render_total, apply_total
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conversations", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--chunk", type=int, default=250, help="conversations per interleaved timing chunk")
     args = parser.parse_args()
 
     template = get_template("smollm2")
@@ -76,14 +94,8 @@ def main() -> None:
         assert render_template(template, messages, add_generation_prompt=True, **special_tokens) == \
             tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
-    render_times, apply_times = [], []
-    for round_index in range(args.rounds):
-        if round_index % 2 == 0:
-            render_times.append(time_render(template, conversations, special_tokens))
-            apply_times.append(time_apply(tokenizer, conversations))
-        else:
-            apply_times.append(time_apply(tokenizer, conversations))
-            render_times.append(time_render(template, conversations, special_tokens))
+    rounds = [timed_round(template, tokenizer, conversations, special_tokens, args.chunk) for _ in range(args.rounds)]
+    render_times, apply_times = zip(*rounds)
 
     render_best, apply_best = min(render_times), min(apply_times)
     print(f"conversations={len(conversations)}")
