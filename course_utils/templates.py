@@ -223,7 +223,9 @@ def _check_options(messages: list, add_generation_prompt: bool, continue_final_m
             "to continue the last message, not both",
             key="continue_final_message",
         )
-    if continue_final_message and not isinstance(messages[-1].get("content"), (str, list)):
+    # Only the default field is checked here: a named one (continue_final_message="thinking")
+    # may be filled by transformers' reasoning-field aliasing, so transformers judges it.
+    if continue_final_message is True and not isinstance(messages[-1].get("content"), (str, list)):
         raise MessageError(
             "continue_final_message needs text to continue, but the last message has no content",
             "end the conversation with the start of the reply, e.g. {'role': 'assistant', 'content': 'Sure,'}",

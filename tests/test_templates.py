@@ -237,6 +237,18 @@ def test_continue_final_message_stops_inside_the_last_message():
     assert rendered.endswith("<|im_start|>assistant\nThe capital is")
 
 
+def test_continue_final_message_needs_the_field_it_continues():
+    messages = USER + [{"role": "assistant", "content": "Paris", "reasoning_content": "The user asks"}]
+    template = "{{ messages[-1].reasoning_content }}|{{ messages[-1].content }}"
+    assert render_template(template, messages, continue_final_message="reasoning_content") == "The user asks"
+    # transformers fills `thinking` from `reasoning_content`, so a named field is its call
+    assert render_template("{{ messages[-1].thinking }}", messages, continue_final_message="thinking") == "The user asks"
+    with pytest.raises(TemplateError, match='final message has no "draft" to continue'):
+        render_template(template, messages, continue_final_message="draft")
+    with pytest.raises(MessageError, match="message 1, key 'content': .*no content"):
+        render_template(template, USER + [WEATHER_CALL], continue_final_message=True)
+
+
 def test_continue_final_message_and_generation_prompt_are_exclusive():
     with pytest.raises(MessageError, match="key 'continue_final_message': .*both set"):
         render_template(get_template("chatml"), USER, continue_final_message=True, add_generation_prompt=True)
