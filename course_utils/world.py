@@ -1,0 +1,261 @@
+"""The nano SmolLM2's small world: the facts it knows, the phrasings it was taught, the ones
+held out for evaluation, and the weather tool it learned to call.
+
+Everything the nano pair knows comes from here, through `scripts/build_nano.py`, so lessons,
+benchmarks and tests import the same facts instead of copying them.
+
+How held-out phrasings are held out: every kind of fact has *disjoint template sets*.
+- `STATEMENTS` write the pretraining corpus; `QUESTIONS_TRAIN`, `ANSWERS` and
+  `WEATHER_QUESTIONS_TRAIN` write the SFT conversations. The build uses only these.
+- `BASE_HELDOUT_PROMPTS`, `QUESTIONS_HELDOUT` and `WEATHER_QUESTIONS_HELDOUT` are used only to
+  write the evaluation files (`heldout_questions.jsonl`, `weather_heldout.jsonl`,
+  `base_heldout_prompts.jsonl`). No held-out template is a training template, and
+  `tests/test_nano_assets.py` checks that no held-out prompt occurs in the training text.
+The *facts* are shared: a held-out question asks about a fact the corpus does contain, in a
+form the model never saw. That is what "generalises beyond its training phrasings" means here.
+"""
+from __future__ import annotations
+
+import random
+import re
+import zlib
+from dataclasses import dataclass
+
+# Real countries with one-word names and ASCII capitals, so answers are easy to score.
+COUNTRIES = {
+    "France": "Paris", "Germany": "Berlin", "Italy": "Rome", "Spain": "Madrid",
+    "Portugal": "Lisbon", "Japan": "Tokyo", "China": "Beijing", "Egypt": "Cairo",
+    "Kenya": "Nairobi", "Peru": "Lima", "Chile": "Santiago", "Canada": "Ottawa",
+    "Russia": "Moscow", "Greece": "Athens", "Norway": "Oslo", "Sweden": "Stockholm",
+    "Finland": "Helsinki", "Denmark": "Copenhagen", "Ireland": "Dublin", "Poland": "Warsaw",
+    "Austria": "Vienna", "Hungary": "Budapest", "Thailand": "Bangkok", "Vietnam": "Hanoi",
+    "Cuba": "Havana", "Ghana": "Accra", "Nepal": "Kathmandu", "Turkey": "Ankara",
+    "Belgium": "Brussels", "Switzerland": "Bern", "Morocco": "Rabat", "Australia": "Canberra",
+    "Indonesia": "Jakarta", "Senegal": "Dakar", "Iceland": "Reykjavik", "Romania": "Bucharest",
+}
+CITIES = list(COUNTRIES.values())
+
+# Things and their colours. The thing is written as it reads mid-sentence.
+COLOURS = {
+    "the sky": "blue", "grass": "green", "snow": "white", "coal": "black",
+    "a banana": "yellow", "a tomato": "red", "a carrot": "orange", "a lemon": "yellow",
+    "a strawberry": "red", "milk": "white", "chocolate": "brown", "the sea": "blue",
+    "a leaf": "green", "a plum": "purple", "a flamingo": "pink", "a crow": "black",
+    "an orange": "orange", "a cucumber": "green", "a pumpkin": "orange", "an aubergine": "purple",
+}
+
+# Small arithmetic: every sum a + b with a, b in 0..9.
+DIGITS = range(10)
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One fact of the world: its kind, the words that fill a template, and the answer."""
+
+    kind: str  # "capital" | "colour" | "sum"
+    slots: dict
+    answer: str
+
+    def fill(self, template: str) -> str:
+        return template.format(**self.slots)
+
+
+def facts(kind: str | None = None) -> list[Fact]:
+    """Every fact of the world (or of one kind), in a fixed order."""
+    out = [Fact("capital", {"country": c, "capital": cap}, cap) for c, cap in COUNTRIES.items()]
+    out += [
+        Fact("colour", {"thing": t, "Thing": t[0].upper() + t[1:], "colour": col}, col)
+        for t, col in COLOURS.items()
+    ]
+    out += [Fact("sum", {"a": a, "b": b, "sum": a + b}, str(a + b)) for a in DIGITS for b in DIGITS]
+    return [f for f in out if kind is None or f.kind == kind]
+
+
+KINDS = ("capital", "colour", "sum")
+
+# --- Training phrasings -------------------------------------------------------------------
+# Pretraining corpus sentences; each states the fact completely.
+STATEMENTS = {
+    "capital": [
+        "The capital of {country} is {capital}.",
+        "{capital} is the capital of {country}.",
+        "The capital city of {country} is {capital}.",
+        "{capital} is the capital city of {country}.",
+        "{country} has its capital in {capital}.",
+        "In {country}, the capital is {capital}.",
+        "The government of {country} sits in {capital}.",
+        "People in {country} call {capital} their capital.",
+        "Q: What is the capital of {country}? A: {capital}.",
+    ],
+    "colour": [
+        "{Thing} is {colour}.",
+        "The colour of {thing} is {colour}.",
+        "{Thing} is always {colour}.",
+        "A child painted {thing} {colour}, because {thing} is {colour}.",
+        "If you look at {thing}, you see the colour {colour}.",
+        "Q: What colour is {thing}? A: {colour}.",
+    ],
+    "sum": [
+        "{a} plus {b} is {sum}.",
+        "{a} + {b} = {sum}",
+        "Adding {a} and {b} gives {sum}.",
+        "The sum of {a} and {b} is {sum}.",
+        "If you have {a} apples and get {b} more, you have {sum} apples.",
+        "Q: What is {a} plus {b}? A: {sum}.",
+    ],
+}
+
+# User questions in the SFT conversations, and the assistant's answers to them.
+QUESTIONS_TRAIN = {
+    "capital": [
+        "What is the capital of {country}?",
+        "What's the capital of {country}?",
+        "Which city is the capital of {country}?",
+        "Tell me the capital of {country}.",
+        "Name the capital of {country}.",
+        "capital of {country}?",
+    ],
+    "colour": [
+        "What colour is {thing}?",
+        "What is the colour of {thing}?",
+        "Which colour is {thing}?",
+        "Tell me the colour of {thing}.",
+        "colour of {thing}?",
+    ],
+    "sum": [
+        "What is {a} plus {b}?",
+        "What is {a}+{b}?",
+        "What is {a} + {b}?",
+        "How much is {a} plus {b}?",
+        "Add {a} and {b}.",
+        "{a}+{b}=?",
+    ],
+}
+ANSWERS = {
+    "capital": [
+        "The capital of {country} is {capital}.",
+        "{capital} is the capital of {country}.",
+        "It is {capital}.",
+    ],
+    "colour": ["{Thing} is {colour}.", "The colour of {thing} is {colour}.", "It is {colour}."],
+    # The sum is always the last number of the reply; `answer_matches` relies on that.
+    "sum": ["{a} plus {b} is {sum}.", "{a} + {b} = {sum}.", "The answer is {sum}."],
+}
+
+# --- Held-out phrasings (never used by the build's training data) -------------------------
+# Base-model completion prompts: the answer is the next word.
+BASE_HELDOUT_PROMPTS = {
+    "capital": [
+        "{country}'s capital is",
+        "Ask anyone in {country} and they will say the capital is",
+        "The main city and capital of {country} is",
+    ],
+    "colour": [
+        "Everyone knows that {thing} has the colour",
+        "Paint {thing} in its real colour, which is",
+        "My picture shows {thing}, so I used the colour",
+    ],
+    "sum": [
+        "Put {a} and {b} together and you get",
+        "{a} added to {b} makes",
+        "The total of {a} and {b} is",
+    ],
+}
+QUESTIONS_HELDOUT = {
+    "capital": [
+        "Do you know the capital of {country}?",
+        "I'm curious, which city serves as the capital of {country}?",
+        "Could you tell me what {country}'s capital is?",
+    ],
+    "colour": [
+        "Do you know what colour {thing} is?",
+        "I'm curious, what colour does {thing} have?",
+        "If I look at {thing}, what colour will I see?",
+    ],
+    "sum": [
+        "Do you know what {a} plus {b} makes?",
+        "I'm curious, what do I get if I add {a} and {b}?",
+        "Could you work out the sum of {a} and {b}?",
+    ],
+}
+
+# --- The weather tool --------------------------------------------------------------------
+CONDITIONS = ["sunny", "cloudy", "rainy", "windy", "snowy", "foggy", "stormy", "clear"]
+
+
+def weather_report(condition: str, temperature: int) -> str:
+    """The text the weather tool returns, e.g. "sunny, 21°C"."""
+    return f"{condition}, {temperature}°C"
+
+
+def get_weather(city: str) -> str:
+    """
+    Get the current weather in a city.
+
+    Args:
+        city: The name of the city, for example Paris.
+    """
+    # A stable hash, so a lesson shows the same weather on every run and every machine.
+    h = zlib.crc32(city.strip().lower().encode())
+    return weather_report(CONDITIONS[h % len(CONDITIONS)], (h // 8) % 36 - 5)
+
+
+def random_weather(rng: random.Random) -> str:
+    """A random tool result for training, so the model copies results instead of memorising."""
+    return weather_report(rng.choice(CONDITIONS), rng.randint(-5, 35))
+
+
+WEATHER_QUESTIONS_TRAIN = [
+    "What is the weather in {city}?",
+    "What's the weather like in {city}?",
+    "How is the weather in {city} today?",
+    "Is it sunny in {city}?",
+    "Tell me the weather in {city}.",
+    "weather in {city}?",
+    "Do I need an umbrella in {city} today?",
+    "Is it cold in {city} right now?",
+]
+WEATHER_QUESTIONS_HELDOUT = [
+    "Could you check the current weather for {city}?",
+    "I'm travelling to {city}, what is the weather there?",
+    "Please look up the weather conditions in {city}.",
+    "Any idea what the weather is doing in {city}?",
+]
+# Final answers after the tool turn: each repeats the tool's result word for word.
+WEATHER_ANSWERS = [
+    "The weather in {city} is {result}.",
+    "Right now it is {result} in {city}.",
+    "In {city} it is currently {result}.",
+    "{city} reports {result}.",
+]
+# Replies to a weather question when no tool is available.
+NO_TOOL_WEATHER_ANSWERS = [
+    "I cannot check the weather in {city}: I have no weather tool.",
+    "I don't know the current weather in {city}, because I cannot look it up.",
+]
+
+# --- Chit-chat and system prompts ---------------------------------------------------------
+SMALL_TALK = [
+    ("Hello!", "Hello! How can I help you today?"),
+    ("Hi", "Hi! What would you like to know?"),
+    ("Who are you?", "I am SmolLM, a tiny assistant. I know capitals, colours and small sums."),
+    ("What can you do?", "I can tell you capitals, colours and small sums, and check the weather with a tool."),
+    ("Thank you!", "You're welcome!"),
+    ("Thanks", "You're welcome!"),
+    ("Goodbye", "Goodbye! Have a nice day."),
+]
+SYSTEM_PROMPTS = [
+    "You are a terse assistant.",
+    "You are a friendly teacher.",
+    "Answer briefly.",
+    "You are a helpful assistant.",
+]
+
+
+def answer_matches(reply: str, answer: str) -> bool:
+    """Whether `reply` gives `answer`: the answer as a whole word, and for a number, the reply's
+    last number (so "2 plus 3 is 6" does not count as answering 2 or 3)."""
+    if answer.isdigit():
+        numbers = re.findall(r"-?\d+", reply)
+        return bool(numbers) and numbers[-1] == answer
+    return re.search(rf"\b{re.escape(answer)}\b", reply, flags=re.IGNORECASE) is not None
