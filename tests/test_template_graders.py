@@ -464,3 +464,11 @@ def test_renderings_of_the_graders_references_match_the_catalog():
         for flag in (False, True):
             assert render_template(lesson04.TRAINING_TEMPLATE, messages, add_generation_prompt=flag) == \
                 render_template(TEMPLATES["smollm2"].template, messages, add_generation_prompt=flag)
+
+
+def test_the_template_lesson_05_trains_with_is_a_right_answer_to_04_generation_mask(tokenizer, capsys):
+    # Lesson 04 teaches the mask that lesson 05 trains with: the two must not drift apart.
+    from course_utils.sft.data import training_template
+
+    check("04.generation_mask", training_template())
+    assert capsys.readouterr().out == "✅ 04.generation_mask passed\n"
