@@ -1,0 +1,76 @@
+"""Set up TRL's `SFTTrainer` the course's way, and save a model that chats.
+
+`build_trainer` is a thin layer over `SFTTrainer(model, args=config, ...)`: it puts the model
+in a trainable state for the plan (fp32 master weights, the attention kernel the plan chose)
+and swaps the Trainer's progress output for `TrainingMonitor` (one tqdm bar, a live plot).
+`save_for_chat` saves with SmolLM2's exact chat template, not the training one.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from transformers.trainer_callback import PrinterCallback, ProgressCallback
+from transformers.utils.notebook import NotebookProgressCallback
+
+from .data import inference_template
+from .monitor import TrainingMonitor
+
+
+def _attention_for(config) -> str | None:
+    """flash_attention_2 when the plan could use it on this GPU, else keep the model's own."""
+    from .config import detect_capability, has_varlen_attention
+
+    if config.use_cpu:
+        return None
+    return "flash_attention_2" if has_varlen_attention(detect_capability()) else None
+
+
+def prepare_model(model, config):
+    """Make a loaded model trainable under `config`; returns it.
+
+    `models.load_model` gives 16-bit weights on a GPU, which suits inference. Mixed-precision
+    training wants fp32 master weights: with fp16 weights the GradScaler stops with
+    "Attempting to unscale FP16 gradients", and pure bf16 AdamW updates lose small steps.
+    Autocast (from `fp16=`/`bf16=` in the config) still does the matrix math in 16 bits.
+    """
+    import torch
+
+    if any(p.dtype != torch.float32 for p in model.parameters()):
+        model = model.float()
+    attention = _attention_for(config)
+    if attention and model.config._attn_implementation != attention:
+        model.set_attn_implementation(attention)
+    return model.train()
+
+
+def build_trainer(model, tokenizer, train_dataset, config, *, live_plot: bool = True, callbacks=()):
+    """`SFTTrainer` for conversational rows `{"messages": [...]}` under `config`
+    (from `sft_config_for`), with a tqdm bar and, in a notebook, a live loss plot.
+
+    The monitor is at `trainer.monitor`; its `history` holds the logged losses.
+    """
+    from trl import SFTTrainer
+
+    monitor = TrainingMonitor(live_plot=live_plot)
+    trainer = SFTTrainer(model=prepare_model(model, config), args=config, train_dataset=train_dataset,
+                         processing_class=tokenizer, callbacks=[monitor, *callbacks])
+    # Trainer adds one of these itself (which one depends on notebook and disable_tqdm);
+    # the monitor already shows progress and the loss.
+    for progress in (ProgressCallback, NotebookProgressCallback, PrinterCallback):
+        trainer.remove_callback(progress)
+    trainer.monitor = monitor
+    return trainer
+
+
+def save_for_chat(trainer, path) -> Path:
+    """Save the trained model and tokenizer so that `pipeline("text-generation", path)` chats.
+
+    The tokenizer was given the training template (it has `{% generation %}` markers, which
+    inference ignores but minijinja-based runtimes reject as a syntax error), so SmolLM2's
+    exact template goes back before saving: it lands in `chat_template.jinja`. The eos token
+    and the generation config already say `<|im_end|>` (set through `SFTConfig.eos_token`).
+    """
+    path = Path(path)
+    trainer.processing_class.chat_template = inference_template()
+    trainer.save_model(str(path))
+    return path

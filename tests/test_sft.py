@@ -1,0 +1,201 @@
+"""course_utils.sft: the SFT machinery of lesson 05, proven on CPU in seconds.
+
+Hardware decisions are tested with mocked capabilities (no GPU here); training, saving and
+evaluation run on the bundled nano SmolLM2 pair.
+"""
+from __future__ import annotations
+
+import json
+from unittest import mock
+
+import pytest
+import torch
+
+from course_utils import sft
+from course_utils.conversations import GROUPS, conversations
+from course_utils.sft import config as sft_config
+from course_utils.sft import data as sft_data
+from course_utils.sft import estimates
+from course_utils.templates import render_template
+
+IM_END = "<|im_end|>"
+
+
+@pytest.fixture(scope="module")
+def nano_base_path():
+    from course_utils.models import nano_path
+
+    return nano_path("nano-smollm2-base")
+
+
+@pytest.fixture
+def nano_tokenizer(nano_base_path):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(nano_base_path)
+
+
+def gpu_bf16_available():
+    """TrainingArguments refuses bf16=True without an Ampere GPU; pretend one is here."""
+    return mock.patch("transformers.training_args.is_torch_bf16_gpu_available", return_value=True)
+
+
+# --- the training template ------------------------------------------------------------------
+
+@pytest.mark.parametrize("add_generation_prompt", [False, True])
+def test_training_template_renders_byte_identical_to_smollm2(add_generation_prompt):
+    inference, training = sft.inference_template(), sft.training_template()
+    assert "{% generation %}" in training and "{% generation %}" not in inference
+    for name, messages in conversations(*GROUPS):
+        expected = render_template(inference, messages, add_generation_prompt=add_generation_prompt)
+        got = render_template(training, messages, add_generation_prompt=add_generation_prompt)
+        assert got == expected, name
+
+
+def test_assistant_mask_covers_each_reply_and_its_im_end_exactly(nano_tokenizer):
+    messages = [{"role": "system", "content": "Answer briefly."},
+                {"role": "user", "content": "What is the capital of Peru?"},
+                {"role": "assistant", "content": "The capital of Peru is Lima."},
+                {"role": "user", "content": "And 2 + 3?"},
+                {"role": "assistant", "content": "2 + 3 = 5."}]
+    out = sft.tokenize_for_training(nano_tokenizer, messages)
+    spans, current = [], []
+    for token_id, trained in zip(out["input_ids"], out["assistant_masks"]):
+        if trained:
+            current.append(token_id)
+        elif current:
+            spans.append(nano_tokenizer.decode(current)); current = []
+    assert spans == ["The capital of Peru is Lima.<|im_end|>", "2 + 3 = 5.<|im_end|>"]
+
+
+def test_trl_refuses_smollm2_template_but_accepts_the_training_one(nano_tokenizer):
+    from trl.chat_template_utils import get_training_chat_template, is_chat_template_stop_token_trained
+
+    tokenizer = nano_tokenizer
+    tokenizer.chat_template = sft.inference_template()
+    with pytest.raises(ValueError, match="generation"):
+        get_training_chat_template(tokenizer)  # why smollm2_training.jinja exists
+    assert is_chat_template_stop_token_trained(tokenizer, chat_template=sft.training_template())
+
+
+# --- data -----------------------------------------------------------------------------------
+
+def test_smoltalk_row_keeps_only_roles_and_contents():
+    row = {"full_topic": "Travel/Packing", "messages": [
+        {"role": "user", "content": "Hi", "extra": 1}, {"role": "assistant", "content": "Hello!"}]}
+    assert sft.to_sft_format(row) == {"messages": [{"role": "user", "content": "Hi"},
+                                                   {"role": "assistant", "content": "Hello!"}]}
+
+
+def test_sharegpt_row_maps_speakers_to_roles():
+    row = {"conversations": [{"from": "system", "value": "Be brief."}, {"from": "human", "value": "Hi"},
+                             {"from": "gpt", "value": "Hello!"}]}
+    assert [m["role"] for m in sft.to_sft_format(row)["messages"]] == ["system", "user", "assistant"]
+
+
+@pytest.mark.parametrize("row, error", [({"conversations": [{"from": "bot", "value": "x"}]}, "bot"),
+                                        ({"text": "plain"}, "messages")])
+def test_unusable_rows_are_refused_with_the_reason(row, error):
+    with pytest.raises((KeyError, ValueError), match=error):
+        sft.to_sft_format(row)
+
+
+def test_labels_are_ids_inside_the_mask_and_minus_100_outside():
+    assert sft.make_labels([1, 9, 8, 2, 7], [0, 1, 1, 1, 0]) == [-100, 9, 8, 2, -100]
+    with pytest.raises(ValueError, match="3 ids but 2"):
+        sft.make_labels([1, 2, 3], [1, 1])
+
+
+def test_offline_data_is_the_bundled_conversations_and_says_so(monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    dataset = sft.load_sft_data(limit=5)
+    assert len(dataset) == 5 and dataset.column_names == ["messages"]
+    first = json.loads(sft_data.BUNDLED_CONVERSATIONS.read_text().splitlines()[0])
+    assert dataset[0] == sft.to_sft_format(first)
+    assert "bundled nano conversations" in capsys.readouterr().out
+    questions = sft.load_eval_questions(limit=3)
+    assert len(questions) == 3 and all(q.answer for q in questions)
+
+
+# --- hardware decisions ---------------------------------------------------------------------
+
+def test_precision_follows_capability_never_is_bf16_supported():
+    with mock.patch("torch.cuda.is_bf16_supported", return_value=True), gpu_bf16_available():
+        t4 = sft.sft_config_for((7, 5), output_dir="/tmp/unused")
+        a100 = sft.sft_config_for((8, 0), output_dir="/tmp/unused")
+        h100 = sft.sft_config_for((9, 0), output_dir="/tmp/unused")
+    cpu = sft.sft_config_for(None, output_dir="/tmp/unused")
+    assert (t4.fp16, t4.bf16) == (True, False)
+    assert (a100.fp16, a100.bf16) == (False, True) and (h100.fp16, h100.bf16) == (False, True)
+    assert (cpu.fp16, cpu.bf16, cpu.use_cpu) == (False, False, True)
+
+
+@pytest.mark.parametrize("capability", [None, (7, 5), (8, 0), (9, 0)])
+def test_every_config_trains_assistant_only_on_bfd_packs_and_stops_at_im_end(capability):
+    with gpu_bf16_available():
+        config = sft.sft_config_for(capability, output_dir="/tmp/unused")
+    assert config.assistant_only_loss and config.packing and config.packing_strategy == "bfd"
+    assert config.eos_token == IM_END
+    assert "{% generation %}" in open(config.chat_template_path).read()
+
+
+def test_t4_trains_135m_without_checkpointing_one_pack_per_forward():
+    plan = sft.plan_training((7, 5), varlen_attention=False)
+    assert plan.precision == "fp16" and plan.attn_implementation == "sdpa"
+    assert plan.per_device_train_batch_size == 1 and not plan.gradient_checkpointing
+    assert plan.tokens_per_step == sft_config.GPU_TOKENS_PER_STEP
+    assert estimates.fit_method(estimates.SMOLLM2["135M"], 15.0, plan.max_length) == estimates.FULL_FT
+
+
+def test_flash_attention_packs_several_conversations_per_forward():
+    plan = sft.plan_training((9, 0), gpu_memory_gb=80, varlen_attention=True)
+    assert plan.attn_implementation == "flash_attention_2"
+    assert plan.per_device_train_batch_size == sft_config.MAX_PACKS_PER_FORWARD
+    assert plan.gradient_accumulation_steps == 1
+
+
+def test_checkpointing_only_where_memory_requires_it_and_lora_beyond():
+    big = estimates.SMOLLM2["1.7B"]
+    assert not sft.plan_training((9, 0), shape=big, gpu_memory_gb=80, varlen_attention=True).gradient_checkpointing
+    assert sft.plan_training((8, 0), shape=big, gpu_memory_gb=40, varlen_attention=True).gradient_checkpointing
+    with pytest.raises(sft.NeedsLoRA, match="LoRA"):
+        sft.plan_training((7, 5), shape=big, gpu_memory_gb=15)
+
+
+def test_cpu_plan_keeps_the_pack_short_and_checkpointing_off():
+    plan = sft.plan_training(None)
+    assert plan.device == "cpu" and plan.precision == "fp32"
+    assert plan.max_length * plan.per_device_train_batch_size <= 512
+    assert not plan.gradient_checkpointing
+
+
+def test_config_sets_checkpointing_through_its_new_name_without_a_warning(recwarn):
+    config = sft.sft_config_for(None, output_dir="/tmp/unused")
+    assert config.activation_checkpointing is False and config.gradient_checkpointing is False
+    assert not [w for w in recwarn if "gradient_checkpointing" in str(w.message)]
+
+
+# --- estimates ------------------------------------------------------------------------------
+
+def test_smollm2_135m_shape_gives_its_published_parameter_count():
+    assert estimates.SMOLLM2["135M"].n_params == 134_515_008
+
+
+def test_full_fine_tuning_memory_is_16_bytes_per_parameter():
+    assert estimates.full_ft_memory_gb(1_000_000_000) == pytest.approx(16.0)
+
+
+def test_estimate_table_marks_lora_where_full_fine_tuning_cannot_fit():
+    rows = {(r["model"], r["gpu"]): r for r in estimates.estimate_rows()}
+    assert rows[("SmolLM2-1.7B", "T4 (Colab)")]["method"] == estimates.NEEDS_LORA
+    assert rows[("SmolLM2-135M", "T4 (Colab)")]["method"] == estimates.FULL_FT
+    assert "Estimates" in str(sft.estimate_table())
+
+
+def test_mfu_is_model_flops_over_peak():
+    shape = estimates.SMOLLM2["135M"]
+    per_token = 6 * shape.n_params + 12 * shape.layers * shape.hidden * 2048
+    assert estimates.mfu(1e5, shape, 2048, 989.0) == pytest.approx(1e5 * per_token / 989e12)
+    assert estimates.peak_tflops("NVIDIA H100 80GB HBM3") == 989.0
+    assert estimates.peak_tflops("NVIDIA H100 PCIe") == 756.0
+    assert estimates.peak_tflops("Some CPU") is None
