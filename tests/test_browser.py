@@ -39,8 +39,8 @@ DRIVER = BROWSER_DIR / "lab_driver.mjs"
 OUTPUT_DIR = ROOT / "test-output" / "browser"
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 NODE = shutil.which("node")
-# Per scenario: long enough for 00_start_here to load the nano models on 2 busy cores, short
-# enough that the three scenarios together stay well under three minutes.
+# A ceiling per wait, not the expected time: generous for 00_start_here importing torch on 2
+# busy cores, and a hung scenario still fails instead of stalling make test.
 SCENARIO_TIMEOUT_S = 100
 LESSON_PREFERRED = "01_messages_and_special_tokens"
 
@@ -178,26 +178,52 @@ def lab(tmp_path_factory, browser_prerequisites):
         shutil.copy(log, OUTPUT_DIR / "jupyterlab.log")
 
 
-def drive(lab, scenario: str, notebook: str, shot_name: str) -> dict:
+def lesson_to_open(root: Path) -> Path | None:
+    preferred = root / "notebooks" / f"{LESSON_PREFERRED}.ipynb"
+    lessons = sorted((root / "notebooks").glob("0[1-6]_*.ipynb"))
+    return preferred if preferred.exists() else (lessons[0] if lessons else None)
+
+
+@pytest.fixture(scope="module")
+def browser_run(lab, request):
+    """Run the selected tests' scenarios in one browser session; {name: result} from its JSON files.
+
+    One chromium and one JupyterLab page for all of them: loading JupyterLab again for each
+    notebook cost ~10 s a time on 2 busy cores. Only scenarios whose test is selected run
+    (so `-k playground` does not run the lessons).
+    """
+    selected = {item.originalname for item in request.session.items
+                if Path(str(item.path)) == Path(__file__)}
+    scenarios = []
+    if "test_start_here_runs_all_cells_without_error" in selected:
+        if (lab["root"] / "notebooks" / "00_start_here.ipynb").exists():
+            scenarios.append("run-all:notebooks/00_start_here.ipynb:00_start_here")
+    lesson = lesson_to_open(lab["root"])
+    if "test_a_lesson_runs_all_cells_without_error" in selected and lesson:
+        scenarios.append(f"run-all:{lesson.relative_to(lab['root']).as_posix()}:{lesson.stem}")
+    if "test_playground_renders_what_is_typed_with_highlighted_special_tokens" in selected:
+        scenarios.append("playground:playground/playground.ipynb:playground")
+
     OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
-    shot = OUTPUT_DIR / shot_name
-    for stale in (shot, shot.with_name(shot.stem + "-failed.png")):
-        stale.unlink(missing_ok=True)
-    cmd = [NODE, str(DRIVER), scenario, "--url", lab["url"], "--token", lab["token"],
-           "--path", notebook, "--shot", str(shot), "--timeout", str(SCENARIO_TIMEOUT_S)]
+    for name in [s.rsplit(":", 1)[1] for s in scenarios]:
+        for stale in (f"{name}.png", f"{name}-failed.png", f"{name}.json"):
+            (OUTPUT_DIR / stale).unlink(missing_ok=True)
+    cmd = [NODE, str(DRIVER), "--url", lab["url"], "--token", lab["token"],
+           "--out", str(OUTPUT_DIR), "--timeout", str(SCENARIO_TIMEOUT_S), *scenarios]
     proc = subprocess.run(cmd, cwd=BROWSER_DIR, capture_output=True, text=True,
-                          timeout=SCENARIO_TIMEOUT_S + 60)
-    lines = proc.stdout.strip().splitlines()
-    try:
-        result = json.loads(lines[-1])
-    except (IndexError, json.JSONDecodeError):
-        pytest.fail(f"driver printed no result (exit {proc.returncode}):\n"
-                    f"{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
-    (OUTPUT_DIR / f"{Path(shot_name).stem}.json").write_text(json.dumps(result, indent=1))
+                          timeout=SCENARIO_TIMEOUT_S * len(scenarios) + 60)
+    return {"log": proc.stdout[-3000:] + proc.stderr[-3000:], "returncode": proc.returncode}
+
+
+def scenario_result(browser_run, name: str) -> dict:
+    path = OUTPUT_DIR / f"{name}.json"
+    if not path.exists():
+        pytest.fail(f"the browser driver wrote no result for {name} "
+                    f"(exit {browser_run['returncode']}):\n{browser_run['log']}")
+    result = json.loads(path.read_text())
     assert "driver_error" not in result, (
-        f"{scenario} {notebook}: {result['driver_error']}\n"
-        f"(screenshot: {shot.with_name(shot.stem + '-failed.png')})")
-    assert shot.exists(), f"no screenshot at {shot}"
+        f"{name}: {result['driver_error']}\n(screenshot: {OUTPUT_DIR / (name + '-failed.png')})")
+    assert (OUTPUT_DIR / f"{name}.png").exists(), f"no screenshot {name}.png"
     return result
 
 
@@ -214,25 +240,20 @@ def assert_ran_cleanly(result: dict, notebook: str):
     assert not result["page_errors"], f"{notebook}: JavaScript errors: {result['page_errors']}"
 
 
-def test_start_here_runs_all_cells_without_error(lab):
+def test_start_here_runs_all_cells_without_error(lab, browser_run):
     notebook = "notebooks/00_start_here.ipynb"
     assert (lab["root"] / notebook).exists(), "notebooks/00_start_here.ipynb is missing"
-    result = drive(lab, "run-all", notebook, "00_start_here.png")
-    assert_ran_cleanly(result, notebook)
+    assert_ran_cleanly(scenario_result(browser_run, "00_start_here"), notebook)
 
 
-def test_a_lesson_runs_all_cells_without_error(lab):
-    preferred = lab["root"] / "notebooks" / f"{LESSON_PREFERRED}.ipynb"
-    lessons = sorted((lab["root"] / "notebooks").glob("0[1-6]_*.ipynb"))
-    assert lessons, "no lesson notebook (01..06) in notebooks/"
-    lesson = preferred if preferred.exists() else lessons[0]
-    notebook = lesson.relative_to(lab["root"]).as_posix()
-    result = drive(lab, "run-all", notebook, f"{lesson.stem}.png")
-    assert_ran_cleanly(result, notebook)
+def test_a_lesson_runs_all_cells_without_error(lab, browser_run):
+    lesson = lesson_to_open(lab["root"])
+    assert lesson, "no lesson notebook (01..06) in notebooks/"
+    assert_ran_cleanly(scenario_result(browser_run, lesson.stem), lesson.name)
 
 
-def test_playground_renders_what_is_typed_with_highlighted_special_tokens(lab):
-    result = drive(lab, "playground", "playground/playground.ipynb", "playground.png")
+def test_playground_renders_what_is_typed_with_highlighted_special_tokens(browser_run):
+    result = scenario_result(browser_run, "playground")
     assert_ran_cleanly(result, "playground.ipynb")
     word = result["word"]
     # The kernel heard the typing: it went busy after the keys were pressed ...

@@ -1,12 +1,16 @@
 // Drives a running JupyterLab in Debian's chromium for tests/test_browser.py.
 //
-//   node lab_driver.mjs run-all    --url URL --token T --path NB --shot PNG [--timeout S]
-//   node lab_driver.mjs playground --url URL --token T --path NB --shot PNG [--timeout S]
+//   node lab_driver.mjs --url URL --token T --out DIR [--timeout S] SCENARIO:NOTEBOOK:NAME ...
 //
-// Prints one JSON object on its last stdout line: what the notebook model holds after the
-// run (execution counts, output types, errors) and, for the playground, what the output area
-// showed before and after typing. The Python test decides pass or fail from it; this script
-// exits non-zero only when it could not drive the page at all (and still prints JSON).
+// SCENARIO is `run-all` (Run > Run All Cells, then read every cell's outputs) or `playground`
+// (run the notebook, then type a template and a conversation into the template playground).
+// Each scenario writes DIR/NAME.png (DIR/NAME-failed.png when it could not finish) and
+// DIR/NAME.json: what the notebook model holds after the run (execution counts, output types,
+// errors) and, for the playground, what its output area showed before and after typing. The
+// Python test decides pass or fail from those files. Scenarios share one browser and one
+// JupyterLab page (a page load costs several seconds on 2 cores), and each notebook's kernel is
+// shut down before the next notebook opens. A scenario that fails is recorded and the next one
+// starts from a freshly loaded page.
 //
 // Why the waits look the way they do: a cell's [*] prompt, and even the kernel status on its
 // own, flicker between cells of a Run All (the kernel goes idle between two execute
@@ -30,11 +34,18 @@ const CHROMIUM_ARGS = [
 ];
 
 function parseArgs(argv) {
-  const [scenario, ...rest] = argv;
-  const opts = { scenario, timeout: 120 };
-  for (let i = 0; i < rest.length; i += 2) opts[rest[i].replace(/^--/, '')] = rest[i + 1];
+  const opts = { timeout: 120, scenarios: [] };
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i].startsWith('--')) {
+      opts[argv[i].slice(2)] = argv[++i];
+    } else {
+      const [kind, notebook, name] = argv[i].split(':');
+      if (!kind || !notebook || !name) throw new Error(`not SCENARIO:NOTEBOOK:NAME: ${argv[i]}`);
+      opts.scenarios.push({ kind, notebook, name });
+    }
+  }
   opts.timeout = Number(opts.timeout) * 1000;
-  for (const key of ['url', 'token', 'path', 'shot']) {
+  for (const key of ['url', 'token', 'out']) {
     if (!opts[key]) throw new Error(`missing --${key}`);
   }
   return opts;
@@ -42,19 +53,41 @@ function parseArgs(argv) {
 
 // --- the notebook, seen through the app that --LabApp.expose_app_in_browser puts on window ---
 
-async function openNotebook(page, opts) {
+async function loadLab(page, opts, notebook) {
   // A workspace of its own, reset, so that no layout saved by an earlier run (open tabs,
   // panels) leaks into this one.
-  const workspace = `course-${opts.scenario}-${Date.now()}`;
-  const target = `${opts.url}/lab/workspaces/${workspace}/tree/${opts.path}?reset&token=${opts.token}`;
-  await page.goto(target, { timeout: opts.timeout });
-  await page.waitForFunction(() => {
+  const workspace = `course-test-${Date.now()}`;
+  await page.goto(`${opts.url}/lab/workspaces/${workspace}/tree/${notebook}?reset&token=${opts.token}`,
+                  { timeout: opts.timeout });
+}
+
+async function openNotebook(page, opts, notebook, freshPage) {
+  const t0 = Date.now();
+  if (freshPage) {
+    await loadLab(page, opts, notebook);
+  } else {
+    // The page is already JupyterLab: close the last notebook (its kernel too, so it does not
+    // compete for the 2 cores) and open the next one as a learner would from the file browser.
+    // Opened first, closed second: an empty main area would fill with a Launcher tab.
+    await page.evaluate(async (nb) => {
+      const app = window.jupyterapp;
+      const last = app.shell.currentWidget;
+      await app.commands.execute('docmanager:open', { path: nb });
+      if (last?.sessionContext) {
+        await last.sessionContext.shutdown();
+        last.context.model.dirty = false;  // no "save changes?" dialog: this copy is throwaway
+        last.close();
+      }
+    }, notebook);
+  }
+  await page.waitForFunction((nb) => {
     const w = window.jupyterapp?.shell?.currentWidget;
-    return w && w.sessionContext && w.content?.model;
-  }, null, { timeout: opts.timeout });
+    return w && w.context?.path === nb && w.sessionContext && w.content?.model;
+  }, notebook, { timeout: opts.timeout });
   // A clean view for the screenshots: no file browser beside the notebook.
   await page.evaluate(() => window.jupyterapp.shell.collapseLeft());
   await waitForStatusBarIdle(page, opts.timeout);
+  return (Date.now() - t0) / 1000;
 }
 
 async function waitForStatusBarIdle(page, timeout) {
@@ -68,11 +101,11 @@ async function recordKernelStatus(page) {
   await page.evaluate(() => {
     const ctx = window.jupyterapp.shell.currentWidget.sessionContext;
     window.__statusLog = [{ status: ctx.kernelDisplayStatus, t: performance.now() }];
-    if (!window.__statusHooked) {
+    if (!ctx.__courseStatusHooked) {
       ctx.statusChanged.connect((_, status) => {
         window.__statusLog.push({ status, t: performance.now() });
       });
-      window.__statusHooked = true;
+      ctx.__courseStatusHooked = true;
     }
   });
 }
@@ -129,8 +162,7 @@ async function notebookState(page) {
 
 // --- scenarios -----------------------------------------------------------------------------
 
-async function runAll(page, opts, result) {
-  await openNotebook(page, opts);
+async function runAll(page, opts, sc, result) {
   const t0 = Date.now();
   await runAllFromMenu(page, opts.timeout);
   result.run_seconds = (Date.now() - t0) / 1000;
@@ -139,11 +171,9 @@ async function runAll(page, opts, result) {
   // see), else the top of the notebook.
   const firstError = result.code_cells.find((c) => c.outputs.some((o) => o.output_type === 'error'));
   await page.evaluate(async (index) => {
-    const notebook = window.jupyterapp.shell.currentWidget.content;
-    await notebook.scrollToItem(index, 'start');
+    await window.jupyterapp.shell.currentWidget.content.scrollToItem(index, 'start');
   }, firstError ? firstError.index : 0);
   await page.waitForTimeout(300);  // let the windowed notebook paint the cells scrolled to
-  await page.screenshot({ path: opts.shot, fullPage: false });
 }
 
 const PLAYGROUND_TEMPLATE =
@@ -153,9 +183,10 @@ const PLAYGROUND_TEMPLATE =
 // from what was typed here. Fixed, so the README's screenshot reads well.
 const PLAYGROUND_WORD = 'typed in the browser test';
 
-async function playground(page, opts, result) {
-  await openNotebook(page, opts);
+async function playground(page, opts, sc, result) {
+  let t0 = Date.now();
   await runAllFromMenu(page, opts.timeout);
+  result.run_seconds = (Date.now() - t0) / 1000;
   const template = page.locator('.course-playground-template textarea');
   const messages = page.locator('.course-playground-messages textarea');
   const output = page.locator('.course-playground-output');
@@ -167,6 +198,7 @@ async function playground(page, opts, result) {
   // Type into the widgets with the keyboard, then leave the field: ipywidgets sends the new
   // value to the kernel on input (continuous_update) or on change (blur), and either way the
   // kernel re-renders and sends the output back.
+  t0 = Date.now();
   await recordKernelStatus(page);
   await template.click();
   await page.keyboard.press('Control+A');
@@ -188,8 +220,9 @@ async function playground(page, opts, result) {
   await page.waitForFunction((word) => {
     const el = document.querySelector('.course-playground-output');
     return el && el.innerText.includes(word);
-  }, PLAYGROUND_WORD, { timeout: 20000 }).catch(() => {});
+  }, PLAYGROUND_WORD, { timeout: 20000 }).catch(() => {});  // the test reports what it saw
 
+  result.typing_seconds = (Date.now() - t0) / 1000;
   result.word = PLAYGROUND_WORD;
   result.template_value = await template.inputValue();
   result.output_after = await output.innerText();
@@ -213,16 +246,17 @@ async function playground(page, opts, result) {
   });
   Object.assign(result, await notebookState(page));
   await output.scrollIntoViewIfNeeded();
-  await page.screenshot({ path: opts.shot, fullPage: false });
 }
+
+const SCENARIOS = { 'run-all': runAll, playground };
 
 // --- main ------------------------------------------------------------------------------------
 
 const opts = parseArgs(process.argv.slice(2));
+fs.mkdirSync(opts.out, { recursive: true });
 const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'course-chromium-'));
-const result = { scenario: opts.scenario, path: opts.path };
 let context;
-let code = 0;
+let failures = 0;
 try {
   context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
@@ -231,24 +265,39 @@ try {
     viewport: { width: 1280, height: 860 },
   });
   const page = context.pages()[0] ?? await context.newPage();
-  result.page_errors = [];
-  page.on('pageerror', (err) => result.page_errors.push(String(err)));
-  const scenarios = { 'run-all': runAll, playground };
-  if (!scenarios[opts.scenario]) throw new Error(`unknown scenario ${opts.scenario}`);
-  await scenarios[opts.scenario](page, opts, result);
-} catch (err) {
-  result.driver_error = String(err?.stack ?? err);
-  code = 1;
-  try {
-    const page = context?.pages()[0];
-    if (page) {
+  let pageErrors = [];
+  page.on('pageerror', (err) => pageErrors.push(String(err)));
+  let freshPage = true;
+  for (const sc of opts.scenarios) {
+    const result = { scenario: sc.kind, path: sc.notebook };
+    const shot = path.join(opts.out, `${sc.name}.png`);
+    const t0 = Date.now();
+    pageErrors = [];
+    try {
+      if (!SCENARIOS[sc.kind]) throw new Error(`unknown scenario ${sc.kind}`);
+      result.open_seconds = await openNotebook(page, opts, sc.notebook, freshPage);
+      freshPage = false;
+      await SCENARIOS[sc.kind](page, opts, sc, result);
+      await page.screenshot({ path: shot });
+    } catch (err) {
+      failures += 1;
+      result.driver_error = String(err?.stack ?? err);
       Object.assign(result, await notebookState(page).catch(() => ({})));
-      await page.screenshot({ path: opts.shot.replace(/\.png$/, '-failed.png') });
+      await page.screenshot({ path: shot.replace(/\.png$/, '-failed.png') }).catch(() => {});
+      freshPage = true;  // whatever state the page is in, the next scenario does not inherit it
     }
-  } catch { /* the failure itself is what gets reported */ }
+    result.page_errors = pageErrors;
+    result.scenario_seconds = (Date.now() - t0) / 1000;
+    fs.writeFileSync(path.join(opts.out, `${sc.name}.json`), JSON.stringify(result, null, 1));
+    console.log(`${sc.name}: ${result.driver_error ? 'driver error' : 'done'} in ${result.scenario_seconds} s`);
+  }
+} catch (err) {
+  // The browser itself did not start: every scenario is reported as failed by the test,
+  // which finds no JSON for it; say why here.
+  console.error(`browser: ${err?.stack ?? err}`);
+  failures += 1;
 } finally {
   await context?.close().catch(() => {});
   fs.rmSync(userDataDir, { recursive: true, force: true });
 }
-console.log(JSON.stringify(result));
-process.exit(code);
+process.exit(failures ? 1 : 0);
