@@ -46,19 +46,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def load(name: str):
+def load(name: str, state):
     """Tokenizer and fp32 model on CPU: the Trainer moves each rank's copy to its own device
     (and FSDP shards it), so nothing is put on GPU 0 first."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     source, announcement = models.resolve(name)
-    print(f"[model] {announcement}")
+    if state.is_main_process:
+        print(f"[model] {announcement}")
     return AutoTokenizer.from_pretrained(source), AutoModelForCausalLM.from_pretrained(source)
 
 
 def train(args, state) -> float:
     """Train and save; returns the training time in seconds."""
-    tokenizer, model = load(args.model)
+    tokenizer, model = load(args.model, state)
     with state.main_process_first():  # rank 0 downloads and caches the data, the others reuse it
         dataset = sft.load_sft_data(limit=args.limit, path=args.data)
     overrides = {"max_steps": args.max_steps}

@@ -199,3 +199,154 @@ def test_mfu_is_model_flops_over_peak():
     assert estimates.peak_tflops("NVIDIA H100 80GB HBM3") == 989.0
     assert estimates.peak_tflops("NVIDIA H100 PCIe") == 756.0
     assert estimates.peak_tflops("Some CPU") is None
+
+
+# --- evaluation -----------------------------------------------------------------------------
+
+class BatchScript:
+    """Stands in for a causal LM in batched greedy generation: row i continues with script[i],
+    finished rows are padded with `pad_token_id`, as transformers does."""
+
+    device = torch.device("cpu")
+    training = False
+
+    def __init__(self, script):
+        self.script = script
+
+    def eval(self):
+        return self
+
+    def train(self, mode=True):
+        return self
+
+    def generate(self, input_ids, attention_mask, max_new_tokens, eos_token_id, pad_token_id, do_sample):
+        assert do_sample is False and attention_mask.shape == input_ids.shape
+        rows = [row[:max_new_tokens] for row in self.script[: len(input_ids)]]
+        width = max(len(r) for r in rows)
+        new = torch.tensor([r + [pad_token_id] * (width - len(r)) for r in rows])
+        return torch.cat([input_ids, new], dim=1)
+
+
+def test_only_a_first_stop_on_im_end_counts_even_when_padding_is_im_end(nano_tokenizer):
+    im_end, eot = nano_tokenizer.convert_tokens_to_ids([IM_END, "<|endoftext|>"])
+    word = nano_tokenizer.encode(" Lima.", add_special_tokens=False)
+    nano_tokenizer.pad_token = IM_END  # what SFTTrainer leaves behind: pad = eos = <|im_end|>
+    model = BatchScript([word + [im_end], word + [eot], word * 20])
+    replies = sft.generate_replies(model, nano_tokenizer, ["a", "b", "c"], max_new_tokens=8)
+    assert [g.stopped_by for g in replies] == [IM_END, "<|endoftext|>", None]
+    assert replies[0].reply == "Lima." and replies[1].new_ids == word + [eot]
+    assert sft.stop_rate(model, nano_tokenizer, ["a", "b", "c"], max_new_tokens=8) == pytest.approx(1 / 3)
+
+
+def test_prompts_are_rendered_with_the_generation_prompt(nano_tokenizer):
+    seen = []
+
+    class Recorder(BatchScript):
+        def generate(self, input_ids, **kwargs):
+            masks = kwargs["attention_mask"].bool()
+            seen.extend(nano_tokenizer.decode(row[mask]) for row, mask in zip(input_ids, masks))
+            return super().generate(input_ids, **kwargs)
+
+    sft.generate_replies(Recorder([[2]]), nano_tokenizer, ["What is 2 plus 2?"])
+    assert seen[0].endswith("<|im_start|>user\nWhat is 2 plus 2?<|im_end|>\n<|im_start|>assistant\n")
+
+
+# --- a real, short SFT of the nano base -------------------------------------------------------
+
+SFT_STEPS = 60
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, nano_base_path):
+    """One short SFT of the nano base, shared by the tests that look at its result."""
+    from types import SimpleNamespace
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(nano_base_path)
+    model = AutoModelForCausalLM.from_pretrained(nano_base_path)
+    with mock.patch.dict("os.environ", {"COURSE_OFFLINE": "1"}):
+        questions = sft.load_eval_questions(limit=24)
+        dataset = sft.load_sft_data()
+    before = sft.evaluate(model, tokenizer, questions, "base")
+    out = tmp_path_factory.mktemp("sft")
+    config = sft.sft_config_for(None, model=model, output_dir=str(out / "run"), max_steps=SFT_STEPS)
+    trainer = sft.build_trainer(model, tokenizer, dataset, config, live_plot=False)
+    trainer.train()
+    after = sft.evaluate(trainer.model, tokenizer, questions, "sft")
+    saved = sft.save_for_chat(trainer, out / "chat")
+    return SimpleNamespace(trainer=trainer, tokenizer=tokenizer, questions=questions,
+                           before=before, after=after, saved=saved)
+
+
+@pytest.mark.slow
+def test_sft_teaches_the_base_to_end_its_turn(trained):
+    assert trained.before.stop_rate <= 0.1, trained.before.summary()
+    assert trained.after.stop_rate >= 0.9, trained.after.summary()
+
+
+@pytest.mark.slow
+def test_loss_falls_and_the_monitor_records_it_without_a_plot_outside_notebooks(trained):
+    history = trained.trainer.monitor.history
+    assert len(history) >= 5 and history[-1][0] == SFT_STEPS
+    assert history[-1][1] < 0.5 * history[0][1]
+    assert trained.trainer.monitor.plot is None
+
+
+@pytest.mark.slow
+def test_saved_model_has_smollm2_template_and_stops_at_im_end(trained):
+    from transformers import AutoTokenizer, GenerationConfig
+
+    assert (trained.saved / "chat_template.jinja").read_text() == sft.inference_template()
+    tokenizer = AutoTokenizer.from_pretrained(trained.saved)
+    im_end = tokenizer.convert_tokens_to_ids(IM_END)
+    assert tokenizer.eos_token == IM_END
+    assert im_end in GenerationConfig.from_pretrained(trained.saved).eos_token_id
+
+
+@pytest.mark.slow
+def test_reloaded_model_chats_through_the_pipeline(trained):
+    from transformers import pipeline
+
+    chat = pipeline("text-generation", model=str(trained.saved), device="cpu")
+    out = chat([{"role": "user", "content": trained.questions[0].question}], max_new_tokens=32, do_sample=False)
+    reply = out[0]["generated_text"][-1]
+    assert reply["role"] == "assistant" and reply["content"].strip()
+    assert reply["content"].strip() == trained.after.generations[0].reply
+
+
+@pytest.mark.slow
+def test_batched_replies_equal_one_at_a_time_replies(trained):
+    from course_utils.generation import generate_text
+
+    model, tokenizer = trained.trainer.model, trained.tokenizer
+    batched = trained.after.generations[:6]
+    for question, generation in zip(trained.questions[:6], batched):
+        prompt = tokenizer.apply_chat_template([{"role": "user", "content": question.question}],
+                                               add_generation_prompt=True, tokenize=False)
+        alone = generate_text(model, tokenizer, prompt, max_new_tokens=generation.max_new_tokens)
+        assert alone.new_ids[: len(generation.new_ids)] == generation.new_ids
+
+
+# --- the monitor in a notebook --------------------------------------------------------------
+
+def test_monitor_in_a_notebook_redraws_one_plot_per_log():
+    from transformers import TrainerControl, TrainerState, TrainingArguments
+
+    from course_utils.sft import monitor as monitor_module
+
+    handle = mock.Mock()
+    with mock.patch.object(monitor_module, "in_notebook", return_value=True), \
+         mock.patch("IPython.display.display", return_value=handle) as display:
+        monitor = sft.TrainingMonitor()
+        state, control = TrainerState(max_steps=3), TrainerControl()
+        args = TrainingArguments(output_dir="/tmp/unused", report_to="none", use_cpu=True)
+        monitor.on_train_begin(args, state, control)
+        for step, loss in [(1, 3.0), (2, 2.0), (3, 1.0)]:
+            state.global_step = step
+            monitor.on_step_end(args, state, control)
+            monitor.on_log(args, state, control, logs={"loss": loss})
+        monitor.on_train_end(args, state, control)
+    assert display.call_count == 1 and handle.update.call_count == 3
+    assert monitor.history == [(1, 3.0), (2, 2.0), (3, 1.0)]
+    assert list(monitor.plot.axes.lines[0].get_ydata()) == [3.0, 2.0, 1.0]

@@ -199,6 +199,9 @@ def sft_config_for(capability=AUTO, *, model=None, plan: TrainingPlan | None = N
         num_train_epochs=plan.num_train_epochs,
         logging_steps=0.02,  # a fraction of all steps: ~50 points on the loss plot at any length
         save_strategy="no", report_to="none", seed=42,
+        # Every Llama parameter gets a gradient; without this, Trainer asks DDP to search for
+        # unused ones after every backward pass (and DDP warns that it found none).
+        ddp_find_unused_parameters=False,
         # pin_memory only helps host-to-GPU copies; on CPU torch warns about it.
         dataloader_pin_memory=plan.device != "cpu",
     )
