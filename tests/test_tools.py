@@ -355,3 +355,35 @@ def test_a_document_without_text_is_rejected_with_the_expected_shape():
     with pytest.raises(Exception, match=r'Document 1 has no "text" key'):
         word_tokenizer(tools.rag_template()).apply_chat_template(
             QUESTION, documents=[DOCUMENTS[0], {"title": "empty"}], tokenize=False)
+
+
+# --- With the bundled nano instruct model ----------------------------------------------------
+
+NANO = tools._TEMPLATES.parent / "nano-smollm2-instruct"
+needs_nano = pytest.mark.skipif(not (NANO / "config.json").exists(), reason="nano assets not built yet (make nano)")
+
+
+@pytest.fixture(scope="module")
+def nano():
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    return AutoModelForCausalLM.from_pretrained(NANO).eval(), AutoTokenizer.from_pretrained(NANO)
+
+
+@needs_nano
+def test_the_nano_tokenizer_picks_the_hermes_template_when_given_tools(nano):
+    _, tokenizer = nano
+    assert tokenizer.chat_template == {"default": SMOLLM2, "tool_use": HERMES}
+    rendered = tokenizer.apply_chat_template(QUESTION, tools=[get_weather], tokenize=False)
+    assert rendered == word_tokenizer(HERMES).apply_chat_template(QUESTION, tools=[get_weather], tokenize=False)
+
+
+@needs_nano
+def test_the_loop_answers_a_held_out_weather_question_with_the_tool_result(nano):
+    model, tokenizer = nano
+    heldout = json.loads((tools._TEMPLATES.parent / "data" / "weather_heldout.jsonl").read_text().splitlines()[0])
+    messages = [{"role": "user", "content": heldout["question"]}]
+    result = run_tool_loop(tools.model_generator(model, tokenizer), messages, [get_weather], max_steps=3)
+    assert result.calls == [{"name": "get_weather", "arguments": {"city": heldout["city"]}}]
+    assert result.messages[2]["content"] == get_weather(heldout["city"])
+    assert get_weather(heldout["city"]) in result.answer and "<|im_end|>" not in result.answer
