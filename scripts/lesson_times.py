@@ -145,9 +145,14 @@ def render_table(lessons: list[dict], times: dict, repository: str,
     if machines:
         where = "; ".join(f"{cores} cores of {cpu}" for cpu, cores in machines)
         when = dates[0] if dates[0] == dates[-1] else f"{dates[0]} to {dates[-1]}"
+        loads = [r["load_average"] for r in recorded.values() if r.get("load_average") is not None]
+        busy = ""
+        if loads and max(loads) > min(cores for _, cores in machines):
+            busy = (f" The machine was busy with other work meanwhile (load average up to "
+                    f"{max(loads)}), so expect shorter times on an idle one.")
         rows.append(
             f"Run times: every cell from a fresh kernel, offline (bundled nano models), CPU only, "
-            f"on {where}; measured {when} by `scripts/lesson_times.py`.")
+            f"on {where}; measured {when} by `scripts/lesson_times.py`.{busy}")
     return "\n".join(rows)
 
 
@@ -209,6 +214,9 @@ def main(argv: list[str] | None = None) -> int:
         for stem in wanted:
             path = NOTEBOOKS / f"{stem}.ipynb"
             print(f"{stem}: running ...", flush=True)
+            # Other work on the machine stretches the times: the 1-minute load average at the
+            # start is kept beside each time, so a number taken on a busy machine can be told.
+            load = round(os.getloadavg()[0], 1) if hasattr(os, "getloadavg") else None
             try:
                 seconds = time_notebook(path, args.cell_timeout)
             except Exception as err:  # a failing lesson has no run time; say why, go on
@@ -219,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
                 failed.append(stem)
                 continue
             recorded[stem] = {"seconds": round(seconds, 1), "code_sha256": code_hash(path),
-                              "measured": dt.date.today().isoformat(), "cpu": cpu, "cores": cores}
+                              "measured": dt.date.today().isoformat(), "cpu": cpu, "cores": cores,
+                              "load_average": load}
             print(f"{stem}: {format_seconds(seconds)}", flush=True)
         order = [lesson["stem"] for lesson in lessons]
         times["lessons"] = {s: recorded[s] for s in order if s in recorded}
