@@ -59,7 +59,9 @@ def check_messages(messages):
     for index, message in enumerate(messages):
         expect_type(message, dict, f"messages[{index}]")
     roles = [message.get("role") for message in messages]
-    expect_equal(roles, [m["role"] for m in CONVERSATION], "[m['role'] for m in messages]")
+    wanted = [message["role"] for message in CONVERSATION]
+    if roles != wanted:  # the whole sequence says more than its first wrong item
+        raise CheckFailed(f"[m['role'] for m in messages] is {roles}, expected {wanted}")
     for index, (message, wanted) in enumerate(zip(messages, CONVERSATION)):
         if set(message) != {"role", "content"}:
             raise CheckFailed(f"messages[{index}] has keys {sorted(message)}, expected exactly "

@@ -131,6 +131,7 @@ def exercise_notebook(solution_nb, specs: list[ExerciseSpec]):
         role, exercise_id = role_of(cell)
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
+            cell.metadata.pop("execution", None)  # run timings, if nbclient recorded them
         if role == ANSWER:
             cell.source = stubs[exercise_id]
             for key in INSTRUCTOR_KEYS:

@@ -21,10 +21,19 @@ def source_of(cell) -> str:
     return "".join(src) if isinstance(src, list) else src
 
 
+def _mapping(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
 def course_meta(cell) -> dict:
-    """The cell's ``course`` metadata, or {} (also when a learner left it malformed)."""
-    meta = (cell.get("metadata") or {}).get(META_KEY)
-    return meta if isinstance(meta, dict) else {}
+    """The cell's ``course`` metadata, or {} (also when a learner's file left it malformed)."""
+    return _mapping(_mapping(_mapping(cell).get("metadata")).get(META_KEY))
+
+
+def cells_of(nb) -> list:
+    """The notebook's cells, or [] when its JSON has none (it is not really a notebook)."""
+    cells = _mapping(nb).get("cells")
+    return cells if isinstance(cells, list) else []
 
 
 def role_of(cell) -> tuple[str | None, str | None]:
@@ -37,14 +46,13 @@ def role_of(cell) -> tuple[str | None, str | None]:
 
 
 def lesson_of(nb) -> str | None:
-    meta = (nb.get("metadata") or {}).get(META_KEY)
-    lesson = meta.get("lesson") if isinstance(meta, dict) else None
+    lesson = _mapping(_mapping(_mapping(nb).get("metadata")).get(META_KEY)).get("lesson")
     return lesson if isinstance(lesson, str) else None
 
 
 def exercise_ids(nb) -> list[str]:
     """The ids of the exercises whose cells this notebook carries, in order of appearance."""
-    ids = [role_of(cell)[1] for cell in nb.get("cells", [])]
+    ids = [role_of(cell)[1] for cell in cells_of(nb)]
     return list(dict.fromkeys(i for i in ids if i))
 
 

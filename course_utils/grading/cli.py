@@ -1,0 +1,111 @@
+"""course-grade: grade a folder of submitted notebooks into a gradebook and an HTML report.
+
+    course-grade SUBMISSIONS_DIR --out gradebook.csv --report report.html [--jobs N]
+                 [--timeout S] [--cell-timeout S] [--fresh]
+
+Every ``*.ipynb`` under SUBMISSIONS_DIR is one submission (``alice/01_messages_and_special_tokens.ipynb``
+or ``alice_01_messages_and_special_tokens.ipynb``), graded in its own subprocess
+(`runner.grade_submission`). Rerunning resumes: rows whose file is unchanged are kept.
+docs/INSTRUCTORS.md explains the columns and statuses.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+from tqdm import tqdm
+
+from .gradebook import Gradebook, NotAGradebook, Row, file_sha256
+from .manifest import MANIFEST_PATH, load_manifest
+from .report import write_report
+from .runner import GRADED, GRADER_ERROR, grade_submission, stop_all
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="course-grade", description=__doc__.splitlines()[0])
+    parser.add_argument("submissions", type=Path, help="folder of submitted .ipynb files (searched recursively)")
+    parser.add_argument("--out", type=Path, required=True, help="gradebook CSV (resumed if it exists)")
+    parser.add_argument("--report", type=Path, required=True, help="HTML report to write")
+    parser.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default 1)")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds allowed per submission (default 600)")
+    parser.add_argument("--cell-timeout", type=float, default=120, help="seconds allowed per cell (default 120)")
+    parser.add_argument("--fresh", action="store_true", help="ignore the existing gradebook; grade everything")
+    parser.add_argument("--manifest", type=Path, default=None, help=argparse.SUPPRESS)  # tests, new lessons
+    args = parser.parse_args(argv)
+    if not args.submissions.is_dir():
+        parser.error(f"{args.submissions} is not a folder")
+    if args.jobs < 1 or args.timeout <= 0 or args.cell_timeout <= 0:
+        parser.error("--jobs, --timeout and --cell-timeout must be positive")
+    return args
+
+
+def find_submissions(folder: Path) -> dict[str, Path]:
+    """submission name (path relative to `folder`) -> file, skipping hidden files and checkpoints."""
+    found = {}
+    for path in sorted(folder.rglob("*.ipynb")):
+        relative = path.relative_to(folder)
+        if path.is_file() and not any(part.startswith(".") for part in relative.parts):
+            found[relative.as_posix()] = path
+    return found
+
+
+def grade_safely(path: Path, name: str, sha256: str, *args) -> Row:
+    """`grade_submission`, with a bug in the grader costing one row, not the whole run."""
+    try:
+        return grade_submission(path, name, sha256, *args)
+    except Exception as error:  # the row says what happened; the class still gets graded
+        return Row(submission=name, sha256=sha256, status=f"{GRADER_ERROR}: {type(error).__name__}: {error}"[:300])
+
+
+def grade_folder(args: argparse.Namespace) -> Gradebook:
+    manifest = load_manifest(args.manifest or MANIFEST_PATH)
+    order = {lesson: [e.id for e in exercises] for lesson, exercises in manifest.lessons.items()}
+    book = Gradebook(args.out, order, fresh=args.fresh)
+    submissions = find_submissions(args.submissions)
+    gone = book.keep_only(set(submissions))
+    hashes = {name: file_sha256(path) for name, path in submissions.items()}
+    todo = [name for name in submissions if not book.is_current(name, hashes[name])]
+    print(f"course-grade: {len(submissions)} submissions, {len(submissions) - len(todo)} already graded "
+          f"in {args.out}, {len(todo)} to grade" + (f"; dropped {len(gone)} no longer there" if gone else ""))
+    book.save()
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool, \
+            tqdm(total=len(todo), unit="notebook", desc="grading", file=sys.stderr) as bar:
+        futures = [pool.submit(grade_safely, submissions[name], name, hashes[name], manifest,
+                               args.cell_timeout, args.timeout, args.manifest) for name in todo]
+        try:
+            for future in as_completed(futures):
+                row = future.result()
+                book.put(row)
+                bar.set_postfix_str(f"{row.submission} {row.total}/{row.max_points} {row.status}"[-60:])
+                bar.update()
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            stop_all()
+            raise
+    return book
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        book = grade_folder(args)
+    except NotAGradebook as error:
+        print(f"course-grade: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("course-grade: interrupted; rerun the same command to finish (graded rows are kept)",
+              file=sys.stderr)
+        return 130
+    rows = list(book.rows.values())
+    write_report(args.report, rows, book.exercise_ids())
+    graded = sum(row.status == GRADED for row in rows)
+    print(f"course-grade: {len(rows)} rows in {args.out} ({graded} graded, {len(rows) - graded} with "
+          f"problems, see the status column); report in {args.report}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""The HTML report of a graded class: an overview for the instructor, then one section per
+submission that can be sent on to its student as it is.
+
+Everything that comes from a submission (file names, feedback quoting learner values) is
+escaped; the page has no scripts and no external resources, so it opens anywhere, offline.
+"""
+from __future__ import annotations
+
+import html
+import os
+import tempfile
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .gradebook import Row
+
+_CSS = """
+body{font-family:system-ui,sans-serif;margin:2em;color:#111;max-width:70em}
+table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#f3f3f3}.ok{color:#1b5e20}.bad{color:#b71c1c}.muted{color:#666}
+code,.feedback{font-family:ui-monospace,monospace;font-size:90%;white-space:pre-wrap;word-break:break-word}
+section{border-top:2px solid #ddd;margin-top:2em;padding-top:.5em}
+"""
+
+
+def _e(value) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _anchor(row: Row) -> str:
+    return "s-" + "".join(c if c.isalnum() else "-" for c in row.submission)
+
+
+def _exercise_summary(rows: list[Row], exercise_ids: list[str]) -> str:
+    lines = ["<table><tr><th>exercise</th><th>passed</th><th>most common feedback</th></tr>"]
+    for exercise_id in exercise_ids:
+        results = [r.exercises[exercise_id] for r in rows if exercise_id in r.exercises]
+        if not results:
+            continue
+        passed = sum(feedback == "passed" for _, feedback in results)
+        common = Counter(f for _, f in results if f != "passed").most_common(3)
+        shown = "<br>".join(f"{count}× <span class=feedback>{_e(f)}</span>" for f, count in common)
+        lines.append(f"<tr><td><code>{_e(exercise_id)}</code></td><td>{passed}/{len(results)}</td>"
+                     f"<td>{shown or '<span class=muted>none</span>'}</td></tr>")
+    return "\n".join(lines + ["</table>"])
+
+
+def _class_table(rows: list[Row]) -> str:
+    lines = ["<table><tr><th>submission</th><th>lesson</th><th>points</th><th>status</th><th>seconds</th></tr>"]
+    for row in rows:
+        total = f"{row.total}/{row.max_points}" if row.max_points is not None else "–"
+        css = "ok" if row.status == "graded" else "bad"
+        lines.append(f"<tr><td><a href='#{_anchor(row)}'>{_e(row.submission)}</a></td><td>{_e(row.lesson)}</td>"
+                     f"<td>{total}</td><td class={css}>{_e(row.status)}</td><td>{row.seconds:.1f}</td></tr>")
+    return "\n".join(lines + ["</table>"])
+
+
+def _submission_section(row: Row) -> str:
+    total = f"{row.total} of {row.max_points} points" if row.max_points is not None else "not graded"
+    parts = [f"<section id='{_anchor(row)}'><h2>{_e(row.submission)}</h2>",
+             f"<p>{_e(row.lesson or 'unknown lesson')}: <b>{total}</b> <span class=muted>({_e(row.status)})</span></p>"]
+    if row.exercises:
+        parts.append("<table><tr><th>exercise</th><th>points</th><th>feedback</th></tr>")
+        for exercise_id, (points, feedback) in row.exercises.items():
+            mark = "✅" if feedback == "passed" else "❌"
+            parts.append(f"<tr><td>{mark} <code>{_e(exercise_id)}</code></td><td>{points}</td>"
+                         f"<td class=feedback>{_e(feedback)}</td></tr>")
+        parts.append("</table>")
+    return "\n".join(parts + ["</section>"])
+
+
+def render_report(rows: list[Row], exercise_ids: list[str]) -> str:
+    rows = sorted(rows, key=lambda r: r.submission)
+    statuses = Counter(r.status for r in rows)
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return "\n".join([
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Course grading report</title>",
+        f"<style>{_CSS}</style></head><body>",
+        f"<h1>Grading report</h1><p class=muted>{len(rows)} submissions, graded with course-grade, {when}. "
+        + ", ".join(f"{n} {_e(s)}" for s, n in statuses.most_common()) + ".</p>",
+        "<h2>Exercises</h2>", _exercise_summary(rows, exercise_ids),
+        "<h2>Submissions</h2>", _class_table(rows),
+        *(_submission_section(row) for row in rows),
+        "</body></html>",
+    ])
+
+
+def write_report(path: Path, rows: list[Row], exercise_ids: list[str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(handle, "w", encoding="utf-8") as f:
+        f.write(render_report(rows, exercise_ids))
+    os.replace(tmp, path)

@@ -1,0 +1,181 @@
+"""Grade one submission: a copy in a fresh folder, pytest + nbval in a subprocess, a time limit.
+
+The copy is what protects the instructor's files: the kernel's working directory holds only
+that copy, so a notebook that deletes everything around it deletes the copy, and no relative
+path leads from it to solutions/ or the original submissions. The results file is written to
+another temporary folder, outside the kernel's working directory.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import nbformat
+
+from .gradebook import Row
+from .manifest import Manifest, read_notebook_json
+from .outcome import NOT_GRADED
+
+GRADED, KERNEL_DIED, TIMED_OUT = "graded", "kernel died", "timed out"
+INVALID, NOT_COURSE, GRADER_ERROR = "invalid notebook", "not a course notebook", "grader error"
+# Set for the pytest subprocess: the grading plugin exits when this process is gone, so a
+# course-grade killed with kill -9 leaves no grading behind (see plugin.watch_parent).
+PARENT_ENV = "COURSE_GRADE_PARENT_PID"
+_ANSI_RE = re.compile(r"\x1b\[[0-9;]*m")
+
+_running: set[subprocess.Popen] = set()
+_running_lock = threading.Lock()
+
+
+def _problem(path: Path, manifest: Manifest) -> tuple[str, str, str] | None:
+    """(status, lesson, why) when `path` cannot be graded at all; None when it can."""
+    nb = read_notebook_json(path)
+    if nb is None:
+        return INVALID, manifest.identify({}, path.name) or "", "not a notebook: the file is not JSON"
+    lesson = manifest.identify(nb, path.name) or ""
+    try:
+        nbformat.validate(nbformat.reads(json.dumps(nb), as_version=4))
+    except Exception as error:  # nbformat raises several kinds for broken notebooks
+        why = str(error).splitlines()[0][:200]
+        return INVALID, lesson, f"not a valid notebook: {why}"
+    if not lesson:
+        return NOT_COURSE, "", "no exercise of the course found (no course metadata, no lesson in the file name)"
+    return None
+
+
+def _failed_row(row: Row, manifest: Manifest, status: str, lesson: str, why: str) -> Row:
+    row.status, row.lesson = status, lesson
+    if lesson:
+        row.max_points = manifest.max_points(lesson)
+        row.exercises = {e.id: (0, why) for e in manifest.exercises(lesson)}
+    return row
+
+
+def _kill(pid: int | None) -> None:
+    """SIGKILL the process group led by `pid` (pytest's, or the kernel's own session)."""
+    if pid:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def stop_all() -> None:
+    """Kill every grading subprocess still running (course-grade interrupted with Ctrl-C)."""
+    with _running_lock:
+        for proc in _running:
+            _kill(proc.pid)
+
+
+def pytest_command(notebook: Path, results: Path, ini: Path, lesson: str, cell_timeout: float,
+                   manifest: Path | None) -> list[str]:
+    command = [
+        sys.executable, "-m", "pytest", str(notebook),
+        "--nbval", "--nbval-current-env", f"--nbval-cell-timeout={cell_timeout:g}",
+        "--course-results", str(results), "--course-lesson", lesson,
+        # Our own empty ini and rootdir: nothing of the instructor's setup leaks in.
+        "-c", str(ini), "--rootdir", str(notebook.parent), "-p", "no:cacheprovider", "-q",
+    ]
+    return command + (["--course-manifest", str(manifest)] if manifest else [])
+
+
+def _wait(proc: subprocess.Popen, results: Path, timeout: float) -> tuple[dict | None, bool]:
+    """Wait for pytest up to `timeout`; kill it and its kernel past that."""
+    try:
+        proc.wait(timeout=timeout)
+        timed_out = False
+    except subprocess.TimeoutExpired:
+        timed_out = True
+    finally:
+        data = _read_results(results)
+        if proc.poll() is None:
+            _kill(proc.pid)
+            _kill((data or {}).get("kernel_pid"))  # the kernel runs in its own session
+            proc.wait()
+    return data, timed_out
+
+
+def _run_pytest(source: Path, lesson: str, cell_timeout: float, timeout: float,
+                manifest: Path | None) -> tuple[dict | None, bool, str]:
+    """(results JSON of the notebook or None, whether it timed out, tail of pytest's output)."""
+    with tempfile.TemporaryDirectory(prefix="course-grade-") as work, \
+            tempfile.TemporaryDirectory(prefix="course-grade-results-") as private:
+        notebook = Path(work) / "submission.ipynb"
+        shutil.copyfile(source, notebook)
+        results, ini, log_path = (Path(private) / n for n in ("results.json", "pytest.ini", "pytest.log"))
+        ini.write_text("[pytest]\n")
+        env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
+        env[PARENT_ENV] = str(os.getpid())
+        command = pytest_command(notebook, results, ini, lesson, cell_timeout, manifest)
+        with open(log_path, "wb") as log, _running_lock:
+            proc = subprocess.Popen(command, cwd=work, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                    start_new_session=True)
+            _running.add(proc)
+        try:
+            data, timed_out = _wait(proc, results, timeout)
+        finally:
+            with _running_lock:
+                _running.discard(proc)
+        tail = _ANSI_RE.sub("", log_path.read_bytes()[-2000:].decode("utf-8", "replace"))
+    return data, timed_out, tail
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1][:200] if lines else "no output"
+
+
+def _read_results(path: Path) -> dict | None:
+    try:
+        notebooks = json.loads(path.read_text(encoding="utf-8"))["notebooks"]
+    except (OSError, ValueError, KeyError):
+        return None
+    return notebooks[0] if notebooks else None
+
+
+def _row_from_results(row: Row, data: dict, timed_out: bool, timeout: float, tail: str) -> Row:
+    row.max_points = data["max_points"]
+    for result in data["exercises"]:
+        feedback = result["feedback"]
+        if timed_out and result["status"] == NOT_GRADED:
+            feedback = f"not graded: the submission ran past the {timeout:g} s limit"
+        row.exercises[result["id"]] = (result["points"], feedback)
+    if timed_out or data.get("kernel_fate") == "stuck":
+        row.status = TIMED_OUT
+    elif data.get("kernel_fate") == "died":
+        row.status = KERNEL_DIED
+    elif not data["complete"]:
+        row.status = f"{GRADER_ERROR}: {_last_line(tail)}"
+    else:
+        row.status = GRADED
+    return row
+
+
+def grade_submission(path: Path, key: str, sha256: str, manifest: Manifest, cell_timeout: float,
+                     timeout: float, manifest_path: Path | None = None) -> Row:
+    """Grade the notebook at `path`; always returns a row (a broken submission is a result)."""
+    started = time.monotonic()
+    row = Row(submission=key, sha256=sha256)
+    problem = _problem(path, manifest)
+    if problem is not None:
+        row = _failed_row(row, manifest, *problem)
+    else:
+        row.lesson = manifest.identify(read_notebook_json(path), path.name)
+        data, timed_out, tail = _run_pytest(path, row.lesson, cell_timeout, timeout, manifest_path)
+        if data is None:
+            why = "the submission ran past the time limit" if timed_out else f"pytest failed: {_last_line(tail)}"
+            row = _failed_row(row, manifest, TIMED_OUT if timed_out else GRADER_ERROR, row.lesson,
+                              f"not graded: {why}")
+        else:
+            row = _row_from_results(row, data, timed_out, timeout, tail)
+    row.seconds = time.monotonic() - started
+    return row

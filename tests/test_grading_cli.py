@@ -1,0 +1,176 @@
+"""course-grade end to end: the robustness corpus, resuming after kill -9, the gradebook and
+report files (issue 4, items 4 and 5)."""
+from __future__ import annotations
+
+import csv
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from course_utils.grading.gradebook import Gradebook, NotAGradebook, Row, file_sha256, read_gradebook
+
+ROOT = Path(__file__).resolve().parent.parent
+COURSE_GRADE = [sys.executable, "-m", "course_utils.grading.cli"]
+
+
+def load_corpus():
+    spec = importlib.util.spec_from_file_location("corpus", ROOT / "tests" / "fixtures" / "submissions" / "corpus.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+corpus = load_corpus()
+CASES = corpus.cases(ROOT)
+# Long enough for the heavy setup cell on a loaded machine, short enough for the loop cases.
+CELL_TIMEOUT_S = 30
+
+
+def read_rows(path: Path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """The whole corpus, graded once with two jobs."""
+    folder = tmp_path_factory.mktemp("class")
+    corpus.write(CASES, folder / "submissions")
+    hashes = {c.submission: file_sha256(folder / "submissions" / c.submission) for c in CASES}
+    result = subprocess.run(
+        COURSE_GRADE + [str(folder / "submissions"), "--out", str(folder / "gradebook.csv"),
+                        "--report", str(folder / "report.html"), "--jobs", "2",
+                        "--cell-timeout", str(CELL_TIMEOUT_S), "--timeout", "300"],
+        capture_output=True, text=True, timeout=1500)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = {row["submission"]: row for row in read_rows(folder / "gradebook.csv")}
+    return folder, rows, hashes
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_each_corpus_submission_gets_its_row(graded, case):
+    _, rows, _ = graded
+    row = rows[case.submission]
+    assert row["status"] == case.status, row
+    got = {i: int(row[f"{i} points"]) for i in case.points}
+    assert got == case.points, row
+    for exercise_id, piece in case.feedback.items():
+        wanted = piece.replace(f"within {corpus.CELL_TIMEOUT_S} s", f"within {CELL_TIMEOUT_S} s")
+        assert wanted in row[f"{exercise_id} feedback"], row
+    assert int(row["total"]) == sum(case.points.values())
+    assert row["max"] == "7" and row["lesson"] == corpus.LESSON
+
+
+@pytest.mark.slow
+def test_gradebook_has_one_row_per_submission_and_the_documented_columns(graded):
+    folder, rows, _ = graded
+    header = next(csv.reader(open(folder / "gradebook.csv", encoding="utf-8")))
+    exercise_columns = [f"{i} {kind}" for i in corpus.IDS for kind in ("points", "feedback")]
+    assert header == ["submission", "lesson", *exercise_columns, "total", "max", "status", "seconds", "sha256"]
+    assert sorted(rows) == sorted(c.submission for c in CASES)
+
+
+@pytest.mark.slow
+def test_grading_leaves_the_submissions_untouched(graded):
+    folder, _, hashes = graded
+    assert {name: file_sha256(folder / "submissions" / name) for name in hashes} == hashes
+
+
+@pytest.mark.slow
+def test_report_has_a_section_per_submission_with_escaped_feedback(graded):
+    folder, rows, _ = graded
+    report = (folder / "report.html").read_text(encoding="utf-8")
+    assert all(f">{name}</h2>" in report for name in rows)
+    assert "add_turn(&lt;a 2-message history&gt;" in report and "<a 2-message" not in report
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_without_duplicates_and_regrades_changed_work(tmp_path):
+    light = [c for c in CASES if c.name in ("wrong", "deleted_cells", "stray_prints")]
+    submissions = tmp_path / "submissions"
+    corpus.write(light, submissions)
+    (tmp_path / "tmp").mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp_path / "tmp")}  # to find what the run left behind
+    out = tmp_path / "gradebook.csv"
+    command = COURSE_GRADE + [str(submissions), "--out", str(out), "--report", str(tmp_path / "r.html"),
+                              "--cell-timeout", str(CELL_TIMEOUT_S)]
+    first = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and len(read_gradebook(out)) < 2:
+        time.sleep(0.2)
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait()
+    kept = read_gradebook(out)
+    assert 2 <= len(kept) <= 3 and all(r.status for r in kept.values())
+    assert _wait_until_no_process_uses(tmp_path / "tmp"), "grading processes outlived course-grade"
+
+    changed = next(iter(kept))
+    (submissions / changed).write_bytes(next(c for c in CASES if c.name == "right").content)
+    subprocess.run(command, env=env, check=True, capture_output=True, timeout=600)
+    final = read_gradebook(out)
+    assert sorted(final) == sorted(c.submission for c in light)
+    assert len(read_rows(out)) == len(light)
+    for name, row in kept.items():
+        if name != changed:
+            assert final[name] == row, "a finished row was graded again"
+    assert final[changed].sha256 != kept[changed].sha256 and final[changed].total == 7
+
+
+def _wait_until_no_process_uses(folder: Path, seconds: float = 20) -> bool:
+    """True once no process has `folder` on its command line (pytest and kernels put their
+    temporary files there)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        users = []
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                if str(folder).encode() in cmdline.read_bytes():
+                    users.append(cmdline)
+            except OSError:
+                continue
+        if not users:
+            return True
+        time.sleep(0.5)
+    return False
+
+
+# --- the gradebook file -------------------------------------------------------------------
+
+def _row(name, lesson="01_x", **exercises):
+    return Row(submission=name, sha256="ab" * 32, lesson=lesson, status="graded", seconds=1.5,
+               max_points=3, exercises=exercises)
+
+
+def test_gradebook_round_trips_through_its_csv(tmp_path):
+    rows = [_row("bob.ipynb", **{"01.a": (1, "passed"), "01.b": (0, 'said "no", then\nstopped')}),
+            _row("amy.ipynb", **{"01.a": (0, "not attempted yet"), "01.b": (2, "passed")})]
+    book = Gradebook(tmp_path / "g.csv", {"01_x": ["01.a", "01.b"]})
+    for row in rows:
+        book.put(row)
+    assert read_gradebook(tmp_path / "g.csv") == {row.submission: row for row in rows}
+    assert [r["submission"] for r in read_rows(tmp_path / "g.csv")] == ["amy.ipynb", "bob.ipynb"]
+    assert list(tmp_path.iterdir()) == [tmp_path / "g.csv"], "a temporary file was left behind"
+
+
+def test_columns_cover_every_lesson_graded_in_course_order(tmp_path):
+    book = Gradebook(tmp_path / "g.csv", {"01_x": ["01.a"], "02_y": ["02.a", "02.b"]})
+    book.put(_row("late.ipynb", lesson="02_y", **{"02.a": (1, "passed")}))
+    book.put(_row("early.ipynb", lesson="01_x", **{"01.a": (1, "passed")}))
+    assert book.exercise_ids() == ["01.a", "02.a", "02.b"]
+    assert read_rows(tmp_path / "g.csv")[0]["02.a points"] == ""
+
+
+def test_a_file_that_is_not_a_gradebook_is_never_overwritten(tmp_path):
+    other = tmp_path / "marks.csv"
+    other.write_text("name,mark\nann,12\n")
+    with pytest.raises(NotAGradebook):
+        Gradebook(other, {})
+    assert other.read_text() == "name,mark\nann,12\n"
