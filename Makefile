@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.course-installed
 # Tests and notebook runs never reach the Hub: they use the bundled nano SmolLM2 pair.
 OFFLINE := COURSE_OFFLINE=1 HF_HUB_OFFLINE=1 TRANSFORMERS_NO_ADVISORY_WARNINGS=1
 
-.PHONY: setup lab test exercises grade nano bench timings clean-venv
+.PHONY: setup lab test exercises grade nano bench timings colab clean-venv
 
 setup: $(STAMP)
 
@@ -38,6 +38,12 @@ nano: setup
 
 bench: setup
 	@for b in benchmarks/*.py; do echo "== $$b"; $(OFFLINE) $(BIN)/python $$b || exit 1; done
+
+timings: setup
+	$(OFFLINE) $(BIN)/python scripts/lesson_times.py
+
+colab: setup
+	$(BIN)/python scripts/colab_header.py
 
 clean-venv:
 	rm -rf $(VENV)
