@@ -204,14 +204,15 @@ def test_mfu_is_model_flops_over_peak():
 # --- evaluation -----------------------------------------------------------------------------
 
 class BatchScript:
-    """Stands in for a causal LM in batched greedy generation: row i continues with script[i],
-    finished rows are padded with `pad_token_id`, as transformers does."""
+    """Stands in for a causal LM in batched greedy generation: row i continues with script[i]
+    up to its first stop id; finished rows are padded with `pad_token_id`, as transformers does."""
 
     device = torch.device("cpu")
     training = False
 
-    def __init__(self, script):
+    def __init__(self, script, eos_token_id=2):
         self.script = script
+        self.generation_config = mock.Mock(eos_token_id=eos_token_id)
 
     def eval(self):
         return self
@@ -219,9 +220,15 @@ class BatchScript:
     def train(self, mode=True):
         return self
 
-    def generate(self, input_ids, attention_mask, max_new_tokens, eos_token_id, pad_token_id, do_sample):
+    def generate(self, input_ids, attention_mask, max_new_tokens, pad_token_id, do_sample):
         assert do_sample is False and attention_mask.shape == input_ids.shape
-        rows = [row[:max_new_tokens] for row in self.script[: len(input_ids)]]
+        eos = self.generation_config.eos_token_id
+        eos = set(eos if isinstance(eos, list) else [eos])
+        rows = []
+        for row in self.script[: len(input_ids)]:
+            row = row[:max_new_tokens]
+            end = next((i + 1 for i, t in enumerate(row) if t in eos), len(row))
+            rows.append(row[:end])
         width = max(len(r) for r in rows)
         new = torch.tensor([r + [pad_token_id] * (width - len(r)) for r in rows])
         return torch.cat([input_ids, new], dim=1)
@@ -231,11 +238,19 @@ def test_only_a_first_stop_on_im_end_counts_even_when_padding_is_im_end(nano_tok
     im_end, eot = nano_tokenizer.convert_tokens_to_ids([IM_END, "<|endoftext|>"])
     word = nano_tokenizer.encode(" Lima.", add_special_tokens=False)
     nano_tokenizer.pad_token = IM_END  # what SFTTrainer leaves behind: pad = eos = <|im_end|>
-    model = BatchScript([word + [im_end], word + [eot], word * 20])
+    model = BatchScript([word + [im_end], word + [eot], word * 20], eos_token_id=[im_end, eot])
     replies = sft.generate_replies(model, nano_tokenizer, ["a", "b", "c"], max_new_tokens=8)
     assert [g.stopped_by for g in replies] == [IM_END, "<|endoftext|>", None]
     assert replies[0].reply == "Lima." and replies[1].new_ids == word + [eot]
     assert sft.stop_rate(model, nano_tokenizer, ["a", "b", "c"], max_new_tokens=8) == pytest.approx(1 / 3)
+
+
+def test_a_base_model_that_writes_im_end_but_does_not_stop_has_not_ended_its_turn(nano_tokenizer):
+    im_end, eot = nano_tokenizer.convert_tokens_to_ids([IM_END, "<|endoftext|>"])
+    word = nano_tokenizer.encode(" Lima.", add_special_tokens=False)
+    model = BatchScript([word + [im_end] + word * 10], eos_token_id=eot)  # a base model's config
+    reply = sft.generate_replies(model, nano_tokenizer, ["a"], max_new_tokens=12)[0]
+    assert reply.stopped_by is None and not reply.ended_turn and len(reply.new_ids) == 12
 
 
 def test_prompts_are_rendered_with_the_generation_prompt(nano_tokenizer):

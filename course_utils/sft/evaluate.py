@@ -1,8 +1,8 @@
 """Did SFT work? Stop rate, held-out accuracy, and before/after generations.
 
 A chat model must end its reply with `<|im_end|>`; a base model never learned to. The stop
-rate is the fraction of held-out prompts whose greedy reply ends its turn that way within
-`max_new_tokens`. For the nano world the answers are known, so accuracy is measured too
+rate is the fraction of held-out prompts whose greedy reply (at most `max_new_tokens`, stopping
+where the model's generation config says) ends with `<|im_end|>`. For the nano world the answers are known, so accuracy is measured too
 (`world.answer_matches`: the answer as a whole word, or a sum as the reply's last number).
 
 Replies are generated in left-padded batches: one `generate` call per batch instead of one
@@ -26,21 +26,32 @@ def _as_messages(prompt) -> list[dict]:
     return [dict(m) for m in prompt]
 
 
-def _stop_ids(tokenizer) -> list[int]:
-    """End-of-turn and end-of-document ids: generation stops at either, but only the first is
-    a clean stop. A base model's eos is <|endoftext|>, an instruct model's <|im_end|>."""
-    ids = [tokenizer.convert_tokens_to_ids(END_OF_TURN), tokenizer.convert_tokens_to_ids(END_OF_TEXT),
-           tokenizer.eos_token_id]
-    return list(dict.fromkeys(i for i in ids if i is not None))
+def _stop_ids(model, tokenizer) -> list[int]:
+    """The ids generation stops at: the model's own `generation_config.eos_token_id`.
+
+    A base SmolLM2 stops only at <|endoftext|>; TRL's `SFTConfig(eos_token="<|im_end|>")` adds
+    <|im_end|> in front. Stopping is the model's setting; ending the turn is what it learned.
+    """
+    eos = model.generation_config.eos_token_id
+    eos = eos if isinstance(eos, (list, tuple)) else [eos]
+    ids = [i for i in eos if i is not None] or [tokenizer.eos_token_id]
+    return list(dict.fromkeys(ids))
 
 
 def _cut_at_stop(tokenizer, ids: list[int], stop_ids: list[int]) -> tuple[list[int], str | None]:
-    """The ids up to and including the first stop token, and that token (None if cut off).
-    Rows that finish early are padded, possibly with <|im_end|>, so only the first stop counts."""
-    for i, token_id in enumerate(ids):
-        if token_id in stop_ids:
-            return ids[: i + 1], tokenizer.convert_ids_to_tokens(token_id)
-    return ids, None
+    """The ids up to and including the first stop id, and the special token they end on.
+
+    Finished rows of a batch are padded, possibly with <|im_end|> itself, so only the first
+    stop counts. As `generation.generate_text` says it: a generation ended on a special token
+    when its last token is a stop id, <|im_end|> or <|endoftext|>; otherwise it was cut off.
+    """
+    end = next((i + 1 for i, token_id in enumerate(ids) if token_id in stop_ids), len(ids))
+    ids = ids[:end]
+    if not ids:
+        return ids, None
+    last = tokenizer.convert_ids_to_tokens(ids[-1])
+    ended = ids[-1] in stop_ids or last in (END_OF_TURN, END_OF_TEXT)
+    return ids, last if ended else None
 
 
 def _left_padded(tokenizer, prompts: list[str], pad_id: int):
@@ -61,8 +72,7 @@ def _generate_batch(model, tokenizer, prompts: list[str], max_new_tokens: int, s
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop_ids[0]
     inputs = {k: v.to(model.device) for k, v in _left_padded(tokenizer, prompts, pad_id).items()}
     with torch.no_grad():
-        out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
-                             eos_token_id=stop_ids, pad_token_id=pad_id)
+        out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=pad_id)
     return out[:, inputs["input_ids"].shape[1]:].tolist()
 
 
@@ -71,10 +81,13 @@ def generate_replies(model, tokenizer, prompts: Sequence, max_new_tokens: int = 
     """Greedy replies to each prompt (a question or a message list), rendered with the
     tokenizer's chat template and its generation prompt.
 
+    Generation stops where the model's generation config says, exactly as a one-prompt
+    `model.generate` call would (tests/test_sft.py checks that batched equals one at a time).
+
     Returns `generation.Generation` objects: `.reply` is the text, `.ended_turn` whether it
     ended with `<|im_end|>`, `.stopped_by` the special token it ended on (None: cut off).
     """
-    stop_ids = _stop_ids(tokenizer)
+    stop_ids = _stop_ids(model, tokenizer)
     texts = [tokenizer.apply_chat_template(_as_messages(p), add_generation_prompt=True, tokenize=False)
              for p in prompts]
     was_training = model.training
