@@ -1,1 +1,11 @@
-"""Grading: the nbval-based pytest plugin and the course-grade command line."""
+"""Grading course notebooks: a pytest plugin over nbval and the course-grade command line.
+
+- `cells`, `authoring`: exercise cells by metadata; solutions/ -> exercises/ + manifest (make exercises).
+- `manifest`: each lesson's canonical check cells, expected verdicts and points.
+- `prepare`, `nbval_graded`, `plugin`: grade a notebook under nbval (pytest11 entry point).
+- `outcome`, `record`: cell results -> one result per exercise -> junit properties and JSON.
+- `runner`, `pytest_entry`, `gradebook`, `report`, `cli`: course-grade, one subprocess per submission.
+- `inprocess`: the same verdicts without a kernel, for the proofs of every exercise.
+
+docs/INSTRUCTORS.md is the guide.
+"""

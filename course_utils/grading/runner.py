@@ -79,7 +79,7 @@ def stop_all() -> None:
 def pytest_command(notebook: Path, results: Path, ini: Path, lesson: str, cell_timeout: float,
                    manifest: Path | None) -> list[str]:
     command = [
-        sys.executable, "-m", "pytest", str(notebook),
+        sys.executable, "-m", "course_utils.grading.pytest_entry", str(notebook),
         "--nbval", "--nbval-current-env", f"--nbval-cell-timeout={cell_timeout:g}",
         "--course-results", str(results), "--course-lesson", lesson,
         # Our own empty ini and rootdir: nothing of the instructor's setup leaks in.
