@@ -8,7 +8,7 @@
 - `monitor`: the tqdm bar and live loss plot callback.
 """
 from .config import NeedsLoRA, TrainingPlan, plan_training, sft_config_for, shape_of
-from .data import (EvalQuestion, load_eval_questions, load_sft_data, make_labels, to_sft_format,
+from .data import (TRAINING_TEMPLATE_PATH, EvalQuestion, load_eval_questions, load_sft_data, make_labels, to_sft_format,
                    tokenize_for_training, training_template, inference_template)
 from .estimates import estimate_table
 from .evaluate import before_after, evaluate, generate_replies, stop_rate
@@ -17,7 +17,7 @@ from .train import build_trainer, prepare_model, save_for_chat
 
 __all__ = [
     "NeedsLoRA", "TrainingPlan", "plan_training", "sft_config_for", "shape_of",
-    "EvalQuestion", "load_eval_questions", "load_sft_data", "make_labels", "to_sft_format",
+    "TRAINING_TEMPLATE_PATH", "EvalQuestion", "load_eval_questions", "load_sft_data", "make_labels", "to_sft_format",
     "tokenize_for_training", "training_template", "inference_template",
     "estimate_table", "before_after", "evaluate", "generate_replies", "stop_rate",
     "TrainingMonitor", "build_trainer", "prepare_model", "save_for_chat",

@@ -6,7 +6,9 @@ bar, a table and a dict per log. Outside a notebook (scripts, tests, `accelerate
 the plot is a no-op and only the main process draws a bar.
 
 The figure is a bare `matplotlib.figure.Figure`, not `pyplot.figure()`: pyplot's inline
-backend would display every open figure again when the cell ends.
+backend would display every open figure again when the cell ends. It is shown as a PNG that
+it renders itself, because IPython registers its Figure formatter only once pyplot's inline
+backend is active, and without it a notebook stores "<Figure size ...>" instead of the plot.
 """
 from __future__ import annotations
 
@@ -34,7 +36,16 @@ class LossPlot:
         self.axes = self.figure.add_subplot()
         self.title = title
         self._draw([], [])
-        self.handle = display(self.figure, display_id=True)
+        self.handle = display(self._png(), display_id=True)
+
+    def _png(self):
+        import io
+
+        from IPython.display import Image
+
+        buffer = io.BytesIO()
+        self.figure.savefig(buffer, format="png")
+        return Image(data=buffer.getvalue(), format="png")
 
     def _draw(self, steps, losses) -> None:
         self.axes.clear()
@@ -45,7 +56,7 @@ class LossPlot:
 
     def update(self, steps, losses) -> None:
         self._draw(steps, losses)
-        self.handle.update(self.figure)
+        self.handle.update(self._png())
 
 
 class TrainingMonitor(TrainerCallback):

@@ -7,6 +7,7 @@ and swaps the Trainer's progress output for `TrainingMonitor` (one tqdm bar, a l
 """
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
@@ -43,6 +44,21 @@ def prepare_model(model, config):
     return model.train()
 
 
+@contextlib.contextmanager
+def _quiet_dataset_preparation():
+    """SFTTrainer tokenizes, labels and packs the data with `datasets.map`, one progress bar
+    each; for a few hundred conversations they flash by and bury the training bar."""
+    from datasets.utils import logging as datasets_logging
+
+    enabled = datasets_logging.is_progress_bar_enabled()
+    datasets_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if enabled:
+            datasets_logging.enable_progress_bar()
+
+
 def build_trainer(model, tokenizer, train_dataset, config, *, live_plot: bool = True, callbacks=()):
     """`SFTTrainer` for conversational rows `{"messages": [...]}` under `config`
     (from `sft_config_for`), with a tqdm bar and, in a notebook, a live loss plot.
@@ -52,8 +68,9 @@ def build_trainer(model, tokenizer, train_dataset, config, *, live_plot: bool = 
     from trl import SFTTrainer
 
     monitor = TrainingMonitor(live_plot=live_plot)
-    trainer = SFTTrainer(model=prepare_model(model, config), args=config, train_dataset=train_dataset,
-                         processing_class=tokenizer, callbacks=[monitor, *callbacks])
+    with _quiet_dataset_preparation():
+        trainer = SFTTrainer(model=prepare_model(model, config), args=config, train_dataset=train_dataset,
+                             processing_class=tokenizer, callbacks=[monitor, *callbacks])
     # Trainer adds one of these itself (which one depends on notebook and disable_tqdm);
     # the monitor already shows progress and the loss.
     for progress in (ProgressCallback, NotebookProgressCallback, PrinterCallback):

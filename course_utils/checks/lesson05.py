@@ -1,0 +1,235 @@
+"""Lesson 05, SFT of SmolLM2: the checks of its four exercises.
+
+Expected answers come from the course's own code at check time (`course_utils.sft`,
+`runtime.training_precision`, `generation.generate_text` on the course's models), so a check
+holds on the real SmolLM2 pair online and on the nano pair offline.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import functools
+import io
+import numbers
+from unittest import mock
+
+from .. import sft
+from ..generation import END_OF_TURN, generate_text
+from ..runtime import training_precision
+from .calls import call, short_repr
+from .core import CheckFailed
+from .expect import expect_equal, expect_type
+from .registry import exercise
+
+# --- 05.format ------------------------------------------------------------------------------
+FORMAT_ROWS = [
+    ("a smoltalk row", {
+        "full_topic": "Travel/Packing light",
+        "messages": [{"role": "user", "content": "How do I pack light for a weekend?"},
+                     {"role": "assistant", "content": "Bring one pair of shoes and clothes that mix."}]}),
+    ("a smoltalk row whose messages carry extra keys", {
+        "messages": [{"role": "system", "content": "Answer briefly.", "name": "setup"},
+                     {"role": "user", "content": "What is the capital of Peru?"},
+                     {"role": "assistant", "content": "Lima.", "weight": 1}]}),
+    ("a ShareGPT row", {
+        "source": "forum",
+        "conversations": [{"from": "system", "value": "You are a friendly teacher."},
+                          {"from": "human", "value": "What colour is a plum?"},
+                          {"from": "gpt", "value": "A plum is purple."}]}),
+]
+
+
+def _shown_row(what: str) -> str:
+    return f"to_sft_format(<{what}>)"
+
+
+@exercise("05.format", points=1)
+def check_format(to_sft_format):
+    for what, row in FORMAT_ROWS:
+        given, shown = copy.deepcopy(row), _shown_row(what)
+        got = call(to_sft_format, given, shown_as=shown)
+        if given != row:
+            raise CheckFailed(f"{shown} changed the row it was given: build and return a new dict")
+        expect_type(got, dict, shown)
+        if list(got) != ["messages"]:
+            raise CheckFailed(f"{shown} returned a dict with keys {sorted(got)}, expected exactly ['messages']: "
+                              "SFTTrainer reads the 'messages' column; drop the others")
+        expected = sft.to_sft_format(row)
+        roles = [m.get("role") if isinstance(m, dict) else m for m in got["messages"]]
+        wanted = [m["role"] for m in expected["messages"]]
+        if roles != wanted:
+            raise CheckFailed(f"[m['role'] for m in {shown}['messages']] is {roles}, expected {wanted}"
+                              + (": ShareGPT's 'human' is the 'user', 'gpt' the 'assistant'" if "ShareGPT" in what else ""))
+        expect_equal(got, expected, shown)
+
+
+# --- 05.labels ------------------------------------------------------------------------------
+LABEL_CONVERSATION = [
+    {"role": "user", "content": "What is the capital of Peru?"},
+    {"role": "assistant", "content": "The capital of Peru is Lima."},
+    {"role": "user", "content": "And 2 plus 3?"},
+    {"role": "assistant", "content": "2 plus 3 is 5."},
+]
+
+
+def _quietly(load, *args):
+    # Loading prints which copy is used and draws progress bars; a check prints only its verdict.
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        return load(*args)
+
+
+@functools.lru_cache(maxsize=1)
+def pairs():
+    """{"instruct": (tokenizer, model), "base": (tokenizer, model)}: SmolLM2-135M(-Instruct)
+    online, the nano pair offline."""
+    from ..models import BASE_ID, INSTRUCT_ID, load_model, load_tokenizer
+
+    return {name: (_quietly(load_tokenizer, hub_id), _quietly(load_model, hub_id))
+            for name, hub_id in (("instruct", INSTRUCT_ID), ("base", BASE_ID))}
+
+
+def _label_cases():
+    tokenizer = pairs()["instruct"][0]
+    out = sft.tokenize_for_training(tokenizer, LABEL_CONVERSATION)
+    ids, mask = out["input_ids"], out["assistant_masks"]
+    return tokenizer, [("a two-turn conversation", ids, mask),
+                       ("a prompt with no assistant reply", ids[:8], [0] * 8)]
+
+
+def _label_hint(got: list, ids: list, mask: list, expected: list) -> str:
+    if got == list(ids):
+        return ": these are the input ids unchanged; put -100 where the mask is 0"
+    if got == expected[1:] + [-100] or got == list(ids[1:]) + [-100]:
+        return ": the labels are shifted by one; keep them aligned with input_ids (the model shifts them itself)"
+    if all(g == 0 for g, m in zip(got, mask) if not m):
+        return ": use -100, the index cross-entropy ignores; 0 is a real token id (<|endoftext|>)"
+    return ""
+
+
+@exercise("05.labels", points=2)
+def check_labels(make_labels):
+    tokenizer, cases = _label_cases()
+    for what, ids, mask in cases:
+        shown = f"make_labels(<input_ids of {what}>, <its assistant_masks>)"
+        given_ids, given_mask = list(ids), list(mask)
+        got = call(make_labels, given_ids, given_mask, shown_as=shown)
+        if given_ids != ids or given_mask != mask:
+            raise CheckFailed(f"{shown} changed the lists it was given: return a new list")
+        expect_type(got, list, shown)
+        expected = sft.make_labels(ids, mask)
+        if len(got) != len(expected):
+            raise CheckFailed(f"{shown} returned {len(got)} labels, expected {len(expected)}: one per input id")
+        index = next((i for i, (g, e) in enumerate(zip(got, expected)) if g != e), None)
+        if index is None:
+            continue
+        token = tokenizer.convert_ids_to_tokens(ids[index])
+        inside = "inside the assistant mask, so its label is its id" if mask[index] else \
+            "outside the assistant mask, so its label is -100"
+        raise CheckFailed(f"{shown}[{index}] is {short_repr(got[index])}, expected {expected[index]}: token "
+                          f"{index} ({token!r}) is {inside}{_label_hint(got, ids, mask, expected)}")
+
+
+# --- 05.config ------------------------------------------------------------------------------
+# A T4 first: that is where torch.cuda.is_bf16_supported() misleads (see runtime.training_precision).
+CAPABILITIES = [((7, 5), "a T4"), ((8, 0), "an A100"), ((9, 0), "an H100"), (None, "the CPU")]
+
+
+@contextlib.contextmanager
+def _pretend_gpus():
+    """No GPU is needed to check a config: TrainingArguments refuses bf16=True without an Ampere
+    GPU, so say one is there; and make is_bf16_supported() answer True, as it does on a T4."""
+    with mock.patch("transformers.training_args.is_torch_bf16_gpu_available", return_value=True), \
+         mock.patch("torch.cuda.is_bf16_supported", return_value=True):
+        yield
+
+
+def _check_precision(config, capability, device: str, shown: str) -> None:
+    precision = training_precision(capability)
+    wanted = {"bf16": (True, False), "fp16": (False, True), "fp32": (False, False)}[precision]
+    got = (bool(config.bf16), bool(config.fp16))
+    if got == wanted:
+        return
+    why = {"bf16": "compute capability >= 8.0 has bf16 units",
+           "fp16": "a T4 (7.5) has no bf16 units; torch.cuda.is_bf16_supported() says True there because "
+                   "it emulates bf16 slowly, so decide from the capability",
+           "fp32": "a CPU trains in fp32"}[precision]
+    raise CheckFailed(f"{shown} has bf16={got[0]}, fp16={got[1]}; on {device} expected bf16={wanted[0]}, "
+                      f"fp16={wanted[1]} ({precision}): {why}")
+
+
+def _check_loss(config, shown: str) -> None:
+    if not config.assistant_only_loss:
+        raise CheckFailed(f"{shown} has assistant_only_loss={config.assistant_only_loss}: set it to True so "
+                          "the loss covers only the assistant's replies, not the prompts")
+    path = config.chat_template_path
+    text = ""
+    if path and str(path).endswith(".jinja"):
+        with contextlib.suppress(OSError):
+            text = open(path, encoding="utf-8").read()
+    if "{% generation %}" not in text:
+        raise CheckFailed(f"{shown} has chat_template_path={short_repr(path)}: assistant_only_loss=True needs a "
+                          "template with {% generation %} markers (TRL refuses SmolLM2's own); use "
+                          "str(TRAINING_TEMPLATE_PATH)")
+
+
+@exercise("05.config", points=2)
+def check_config(sft_config_for):
+    from trl import SFTConfig
+
+    for capability, device in CAPABILITIES:
+        shown = f"sft_config_for({capability!r})"
+        with _pretend_gpus():
+            config = call(sft_config_for, capability, shown_as=shown)
+        if not isinstance(config, SFTConfig):
+            raise CheckFailed(f"{shown} returned {short_repr(config)}, expected a trl SFTConfig")
+        _check_precision(config, capability, device, shown)
+        _check_loss(config, shown)
+
+
+# --- 05.stop_rate ---------------------------------------------------------------------------
+STOP_QUESTIONS = [
+    "What is the capital of France?", "What colour is the sky?", "What is 2 plus 3?",
+    "Which city is the capital of Japan?", "What colour is grass?", "Hello!",
+    "What is 4 plus 4?", "Tell me the capital of Kenya.",
+]
+STOP_MAX_NEW_TOKENS = 64
+
+
+def _reference(model, tokenizer) -> list:
+    """The course's own greedy generations: the chat template with its generation prompt, the
+    model's own stop tokens, at most 64 new tokens."""
+    prompts = [tokenizer.apply_chat_template([{"role": "user", "content": q}], add_generation_prompt=True,
+                                             tokenize=False) for q in STOP_QUESTIONS]
+    return [generate_text(model, tokenizer, p, STOP_MAX_NEW_TOKENS) for p in prompts]
+
+
+def _stop_hint(got: float, generations, tokenizer) -> str:
+    n = len(generations)
+    eos_rate = sum(bool(g.new_ids) and g.new_ids[-1] == tokenizer.eos_token_id for g in generations) / n
+    if tokenizer.eos_token != END_OF_TURN and abs(got - eos_rate) < 1e-9:
+        return (f": that is the rate of replies ending with tokenizer.eos_token ({tokenizer.eos_token}, the "
+                f"end of a document for this tokenizer); only {END_OF_TURN} ends a turn")
+    if got == 1.0:
+        return (f": every output contains {END_OF_TURN}, because the prompt has its own; only the last "
+                "generated token says whether the reply ended its turn")
+    return ""
+
+
+@exercise("05.stop_rate", points=3, time_limit=180)
+def check_stop_rate(stop_rate):
+    for name, (tokenizer, model) in pairs().items():
+        model_name = "model" if name == "instruct" else "base_model"
+        tokenizer_name = "tokenizer" if name == "instruct" else "base_tokenizer"
+        shown = f"stop_rate({model_name}, {tokenizer_name}, <{len(STOP_QUESTIONS)} questions>)"
+        got = call(stop_rate, model, tokenizer, list(STOP_QUESTIONS), shown_as=shown)
+        if not isinstance(got, numbers.Real) or isinstance(got, bool):
+            raise CheckFailed(f"{shown} returned {short_repr(got)}, expected a float between 0 and 1")
+        if got > 1:
+            raise CheckFailed(f"{shown} returned {got}, a count: return the fraction of questions (0 to 1)")
+        generations = _reference(model, tokenizer)
+        stopped = sum(g.ended_turn for g in generations)
+        expected = stopped / len(generations)
+        if abs(float(got) - expected) > 1e-9:
+            raise CheckFailed(f"{shown} returned {float(got):.2f}, expected {expected:.2f} ({stopped} of "
+                              f"{len(generations)} greedy replies, at most {STOP_MAX_NEW_TOKENS} new tokens, "
+                              f"end with {END_OF_TURN}){_stop_hint(float(got), generations, tokenizer)}")
