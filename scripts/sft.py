@@ -5,7 +5,11 @@ The same functions as the notebook (`course_utils.sft`), launchable on one devic
     python scripts/sft.py                                   # one GPU, or the CPU
     accelerate launch --config_file docs/accelerate/ddp.yaml scripts/sft.py      # DDP, N GPUs
     accelerate launch --config_file docs/accelerate/fsdp.yaml scripts/sft.py     # FSDP2, N GPUs
-    accelerate launch --cpu --num_processes 2 scripts/sft.py --max-steps 4      # DDP on CPU (gloo)
+    accelerate launch --multi_gpu --num_processes 2 scripts/sft.py --max-steps 4  # DDP on CPU (gloo)
+
+On a machine without CUDA, `--multi_gpu` still starts the processes (through torchrun) and
+each trains on the CPU, syncing over gloo. `--cpu --num_processes 2` does not: Accelerate
+1.15 sends --cpu to its simple launcher, which starts one process whatever the count.
 
 Offline (COURSE_OFFLINE=1, or no Hub) it trains the bundled nano base on the bundled
 conversations, exactly as the notebook does. It saves the model with SmolLM2's chat template
