@@ -113,29 +113,35 @@ def pack_sweep(steps: int) -> None:
         print(f"pack{pack}x{per_forward}_tokens_per_s={speed:.0f}", flush=True)
 
 
+def architecture_throughput(shape: estimates.ModelShape, seq_len: int, steps: int, plan) -> float:
+    """Tokens/s of the course recipe on a randomly initialised model of this shape, trained on
+    random token sequences of exactly `seq_len` tokens (one per pack)."""
+    from datasets import Dataset
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    config = LlamaConfig(vocab_size=shape.vocab, hidden_size=shape.hidden, intermediate_size=shape.ffn,
+                         num_hidden_layers=shape.layers, num_attention_heads=shape.heads,
+                         num_key_value_heads=shape.kv_heads, max_position_embeddings=8192,
+                         rope_theta=100000.0, tie_word_embeddings=shape.tied, bos_token_id=0, eos_token_id=0)
+    model = LlamaForCausalLM(config)
+    generator = torch.Generator().manual_seed(0)
+    n_rows = steps * plan.tokens_per_step // seq_len + 64
+    rows = torch.randint(3, shape.vocab, (n_rows, seq_len), generator=generator).tolist()
+    dataset = Dataset.from_dict({"input_ids": rows})  # pre-tokenized: TRL trains on every token
+    tokenizer = AutoTokenizer.from_pretrained(models.nano_path("nano-smollm2-base"))  # only its pad id is used
+    course = sft.sft_config_for(plan=plan, output_dir=f"{OUT}/arch", assistant_only_loss=False,
+                                chat_template_path=None, eos_token=None, **bookkeeping(steps))
+    return train_once(model, tokenizer, dataset, course)
+
+
 def smollm2_135m_on_gpu(steps: int) -> None:
     """SmolLM2-135M's architecture, random weights, T=2048: tokens/s and MFU."""
     if not torch.cuda.is_available():
         print("gpu=no GPU")
         return
-    from datasets import Dataset
-    from transformers import LlamaConfig, LlamaForCausalLM
-
     shape, seq_len = estimates.SMOLLM2["135M"], 2048
-    config = LlamaConfig(vocab_size=shape.vocab, hidden_size=shape.hidden, intermediate_size=shape.ffn,
-                         num_hidden_layers=shape.layers, num_attention_heads=shape.heads,
-                         num_key_value_heads=shape.kv_heads, max_position_embeddings=8192,
-                         rope_theta=100000.0, tie_word_embeddings=True, bos_token_id=0, eos_token_id=0)
-    model = LlamaForCausalLM(config)
-    generator = torch.Generator().manual_seed(0)
-    n_rows = steps * sft.config.GPU_TOKENS_PER_STEP // seq_len + 64
-    rows = torch.randint(3, shape.vocab, (n_rows, seq_len), generator=generator).tolist()
-    dataset = Dataset.from_dict({"input_ids": rows})  # pre-tokenized: TRL trains on every token
-    tokenizer = AutoTokenizer.from_pretrained(models.nano_path("nano-smollm2-base"))
     plan = sft.plan_training(shape=shape)
-    course = sft.sft_config_for(plan=plan, output_dir=f"{OUT}/gpu", assistant_only_loss=False,
-                                chat_template_path=None, eos_token=None, **bookkeeping(steps))
-    speed = train_once(model, tokenizer, dataset, course)
+    speed = architecture_throughput(shape, seq_len, steps, plan)
     name = torch.cuda.get_device_name(0)
     peak = estimates.peak_tflops(name)
     print(f"gpu={name}")
