@@ -81,11 +81,16 @@ def _quietly(load, *args):
 @functools.lru_cache(maxsize=1)
 def pairs():
     """{"instruct": (tokenizer, model), "base": (tokenizer, model)}: SmolLM2-135M(-Instruct)
-    online, the nano pair offline."""
+    online, the nano pair offline. The base tokenizer gets SmolLM2's template if it has none,
+    as the lesson gives it one before training."""
     from ..models import BASE_ID, INSTRUCT_ID, load_model, load_tokenizer
 
-    return {name: (_quietly(load_tokenizer, hub_id), _quietly(load_model, hub_id))
-            for name, hub_id in (("instruct", INSTRUCT_ID), ("base", BASE_ID))}
+    loaded = {name: (_quietly(load_tokenizer, hub_id), _quietly(load_model, hub_id))
+              for name, hub_id in (("instruct", INSTRUCT_ID), ("base", BASE_ID))}
+    base_tokenizer = loaded["base"][0]
+    if not base_tokenizer.chat_template:
+        base_tokenizer.chat_template = sft.inference_template()
+    return loaded
 
 
 def _label_cases():
@@ -215,12 +220,19 @@ def _stop_hint(got: float, generations, tokenizer) -> str:
     return ""
 
 
+def _stop_cases():
+    """(model, tokenizer, how the call is shown). The instruct model with the base tokenizer is
+    a real case too: both share one vocabulary, but the base tokenizer's eos_token is
+    <|endoftext|>, so only looking up <|im_end|> itself gets it right."""
+    (tokenizer, model), (base_tokenizer, base_model) = pairs()["instruct"], pairs()["base"]
+    return [(model, tokenizer, "model, tokenizer"), (base_model, base_tokenizer, "base_model, base_tokenizer"),
+            (model, base_tokenizer, "model, base_tokenizer")]
+
+
 @exercise("05.stop_rate", points=3, time_limit=180)
 def check_stop_rate(stop_rate):
-    for name, (tokenizer, model) in pairs().items():
-        model_name = "model" if name == "instruct" else "base_model"
-        tokenizer_name = "tokenizer" if name == "instruct" else "base_tokenizer"
-        shown = f"stop_rate({model_name}, {tokenizer_name}, <{len(STOP_QUESTIONS)} questions>)"
+    for model, tokenizer, names in _stop_cases():
+        shown = f"stop_rate({names}, <{len(STOP_QUESTIONS)} questions>)"
         got = call(stop_rate, model, tokenizer, list(STOP_QUESTIONS), shown_as=shown)
         if not isinstance(got, numbers.Real) or isinstance(got, bool):
             raise CheckFailed(f"{shown} returned {short_repr(got)}, expected a float between 0 and 1")
