@@ -367,3 +367,32 @@ def test_monitor_in_a_notebook_redraws_one_plot_per_log():
     assert shown.format == "png" and shown.data.startswith(b"\x89PNG")
     assert monitor.history == [(1, 3.0), (2, 2.0), (3, 1.0)]
     assert list(monitor.plot.axes.lines[0].get_ydata()) == [3.0, 2.0, 1.0]
+
+
+# --- preparing a loaded model for training ----------------------------------------------------
+
+def test_prepare_model_gives_mixed_precision_fp32_master_weights(nano_base_path):
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(nano_base_path, dtype=torch.float16).eval()
+    prepared = sft.prepare_model(model, sft.sft_config_for(None, output_dir="/tmp/unused"))
+    assert {p.dtype for p in prepared.parameters()} == {torch.float32} and prepared.training
+
+
+def test_prepare_model_switches_to_flash_attention_only_where_it_is_usable():
+    from course_utils.sft import train as sft_train
+
+    model = mock.Mock()
+    model.parameters.return_value = [torch.zeros(1)]
+    model.config._attn_implementation = "sdpa"
+    model.float.return_value = model
+    gpu_config = mock.Mock(use_cpu=False)
+    with mock.patch.object(sft_config, "detect_capability", return_value=(9, 0)), \
+         mock.patch.object(sft_config, "has_varlen_attention", return_value=True):
+        sft_train.prepare_model(model, gpu_config)
+    model.set_attn_implementation.assert_called_once_with("flash_attention_2")
+    model.reset_mock()
+    with mock.patch.object(sft_config, "detect_capability", return_value=(7, 5)), \
+         mock.patch.object(sft_config, "has_varlen_attention", return_value=False):
+        sft_train.prepare_model(model, gpu_config)
+    model.set_attn_implementation.assert_not_called()
