@@ -30,10 +30,6 @@ class CheckFailed(AssertionError):
         self.detail = message
         super().__init__(f"{exercise_id}: {message}" if exercise_id else message)
 
-    @property
-    def not_attempted(self) -> bool:
-        return self.detail.startswith(NOT_ATTEMPTED)
-
     def _render_traceback_(self) -> list[str]:
         # IPython calls this instead of printing a traceback: a learner needs the one line,
         # not the frames of the course's checking code.
