@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import json
 import os
 import signal
 import subprocess
@@ -13,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from course_utils.grading import runner
 from course_utils.grading.gradebook import Gradebook, NotAGradebook, Row, file_sha256, read_gradebook
+from course_utils.grading.manifest import load_manifest
 
 ROOT = Path(__file__).resolve().parent.parent
 COURSE_GRADE = [sys.executable, "-m", "course_utils.grading.cli"]
@@ -174,3 +177,22 @@ def test_a_file_that_is_not_a_gradebook_is_never_overwritten(tmp_path):
     with pytest.raises(NotAGradebook):
         Gradebook(other, {})
     assert other.read_text() == "name,mark\nann,12\n"
+
+
+# --- which files are graded at all --------------------------------------------------------
+
+def _notebook_file(tmp_path, cells) -> Path:
+    path = tmp_path / corpus.FILENAME
+    path.write_text(json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": cells}))
+    return path
+
+
+def test_a_notebook_with_harmless_schema_quirks_is_graded_not_refused(tmp_path):
+    quirky = {"cell_type": "code", "source": "x = 1", "metadata": {}, "outputs": [],
+              "execution_count": None, "editor_extra": {"collapsed": True}}  # and no cell id
+    assert runner._problem(_notebook_file(tmp_path, [quirky]), load_manifest()) is None
+
+
+def test_a_notebook_without_usable_cells_is_invalid(tmp_path):
+    status, lesson, why = runner._problem(_notebook_file(tmp_path, [1, 2]), load_manifest())
+    assert (status, lesson) == (runner.INVALID, corpus.LESSON) and why.startswith("not a valid notebook")

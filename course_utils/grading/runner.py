@@ -17,6 +17,7 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import nbformat
@@ -45,7 +46,9 @@ def _problem(path: Path, manifest: Manifest) -> tuple[str, str, str] | None:
     # Readable is enough: like nbval, grading runs a notebook that breaks the schema in some
     # harmless detail (an editor's extra field); only one without usable cells is refused.
     try:
-        cells = nbformat.reads(json.dumps(nb), as_version=4).cells
+        with warnings.catch_warnings():  # nbformat warns about quirks it then tolerates
+            warnings.simplefilter("ignore")
+            cells = nbformat.reads(json.dumps(nb), as_version=4).cells
         usable = isinstance(cells, list) and all(
             isinstance(c, dict) and c.get("cell_type") in ("code", "markdown", "raw") for c in cells)
     except Exception as error:  # nbformat raises several kinds for unreadable notebooks
