@@ -88,19 +88,61 @@ def _explain_reply(got: str, expected: str, shown: str, tokenizer, model, messag
                       "(do_sample=False)")
 
 
+@contextlib.contextmanager
+def _recording_generate(model):
+    """Record the prompt ids of every `model.generate` call (the pipeline's too) while inside.
+
+    The wrapper is an instance attribute over the class's method; deleting it restores the model.
+    """
+    prompts: list[list[int]] = []
+    original = model.generate
+
+    def generate(*args, **kwargs):
+        ids = kwargs.get("input_ids", args[0] if args else None)
+        if hasattr(ids, "tolist"):
+            ids = ids.tolist()
+        if isinstance(ids, list) and len(ids) == 1 and isinstance(ids[0], list):
+            prompts.append(ids[0])
+        return original(*args, **kwargs)
+
+    model.generate = generate
+    try:
+        yield prompts
+    finally:
+        del model.generate
+
+
+def _check_prompt(prompt_ids: list[int], tokenizer, messages, shown: str) -> None:
+    """The model must read exactly the chat template's rendering with its generation prompt."""
+    expected_ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_dict=False)
+    if prompt_ids == expected_ids:
+        return
+    expected, got = tokenizer.decode(expected_ids), tokenizer.decode(prompt_ids)
+    hint = ""
+    if got == _prompt(tokenizer, messages, add_generation_prompt=False):
+        hint = ": the assistant's turn is never opened; render it with add_generation_prompt=True"
+    elif got == expected:
+        hint = ": the same text, split into other tokens; let the tokenizer encode the template's text"
+    raise CheckFailed(f"{shown} generated from a prompt that is not the chat template's with its "
+                      f"generation prompt; {first_difference(expected, got) or 'the ids differ'}{hint}")
+
+
 @exercise("02.reply", points=2, time_limit=60)
 def check_reply(generate_reply):
     tokenizer, model = instruct_pair()
     for messages in CONVERSATIONS:
         given = copy.deepcopy(messages)
         shown = f"generate_reply(model, tokenizer, {short_repr(messages, 80)})"
-        got = call(generate_reply, model, tokenizer, given, shown_as=shown)
+        with _recording_generate(model) as prompts:
+            got = call(generate_reply, model, tokenizer, given, shown_as=shown)
         if given != messages:
             raise CheckFailed(f"{shown} changed the messages it was given: leave the conversation as it was")
         if isinstance(got, list) and got and isinstance(got[-1], dict):
             raise CheckFailed(f"{shown} returned a list of messages; return only the reply's text "
                               "(the pipeline puts it in the 'content' of the last message)")
         expect_type(got, str, shown)
+        if prompts:
+            _check_prompt(prompts[0], tokenizer, messages, shown)
         expected = generate_text(model, tokenizer, _prompt(tokenizer, messages), MAX_NEW_TOKENS).reply
         # Surrounding whitespace is not part of what the model said; strip() or not, both pass.
         if got != expected and not (expected.strip() and got.strip() == expected.strip()):
