@@ -58,13 +58,15 @@ class Clock(TrainerCallback):
         return (n1 - n0) / (t1 - t0)
 
 
-def train_once(model, tokenizer, dataset, config) -> float:
-    """Train `max_steps` steps; real tokens per second after warm-up."""
+def train_once(model, tokenizer, dataset, config, course: bool = True) -> float:
+    """Train `max_steps` steps; real tokens per second after warm-up. `course=False` hands the
+    model to SFTTrainer as loaded (TRL's default path); True prepares it as the course does."""
     from trl import SFTTrainer
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
     clock = Clock()
-    trainer = SFTTrainer(model=sft.prepare_model(model, config), args=config, train_dataset=dataset,
+    model = sft.prepare_model(model, config) if course else model
+    trainer = SFTTrainer(model=model, args=config, train_dataset=dataset,
                          processing_class=tokenizer, callbacks=[clock])
     for quiet in (PrinterCallback, ProgressCallback):
         trainer.remove_callback(quiet)
@@ -95,22 +97,25 @@ def nano_comparison(steps: int, rounds: int) -> tuple[float, float]:
     best = {"course": 0.0, "default": 0.0}
     for round_ in range(rounds):
         for name, config in (("course", course), ("default", default_config(course, steps))):
-            speed = train_once(AutoModelForCausalLM.from_pretrained(path), tokenizer, dataset, config)
+            speed = train_once(AutoModelForCausalLM.from_pretrained(path), tokenizer, dataset, config,
+                               course=name == "course")
             print(f"round{round_}_{name}_tokens_per_s={speed:.0f}", flush=True)
             best[name] = max(best[name], speed)
     return best["course"], best["default"]
 
 
 def pack_sweep(steps: int) -> None:
-    """Course recipe at other pack lengths on this device: why CPU_PACK_TOKENS is what it is."""
+    """Course recipe at other pack lengths, with per-conversation attention (the course's, on
+    CPU) and with sdpa's block-diagonal mask over the whole pack: why CPU_PACK_TOKENS is what
+    it is. Only meaningful on CPU (on a GPU both arms would use the GPU plan's attention)."""
     path = models.nano_path("nano-smollm2-base")
     tokenizer = AutoTokenizer.from_pretrained(path)
     dataset = sft.load_sft_data(path=sft.data.BUNDLED_CONVERSATIONS)
-    for pack, per_forward in [(128, 1), (256, 1), (512, 1), (1024, 1), (256, 8)]:
-        config = sft.sft_config_for(output_dir=f"{OUT}/sweep", max_length=pack,
-                                    per_device_train_batch_size=per_forward, **bookkeeping(steps))
-        speed = train_once(AutoModelForCausalLM.from_pretrained(path), tokenizer, dataset, config)
-        print(f"pack{pack}x{per_forward}_tokens_per_s={speed:.0f}", flush=True)
+    for pack in (256, 512, 1024, 2048):
+        config = sft.sft_config_for(output_dir=f"{OUT}/sweep", max_length=pack, **bookkeeping(steps))
+        for attention, course in (("segments", True), ("sdpa_mask", False)):
+            speed = train_once(AutoModelForCausalLM.from_pretrained(path), tokenizer, dataset, config, course)
+            print(f"pack{pack}_{attention}_tokens_per_s={speed:.0f}", flush=True)
 
 
 def architecture_throughput(shape: estimates.ModelShape, seq_len: int, steps: int, plan) -> float:

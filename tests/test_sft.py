@@ -396,3 +396,53 @@ def test_prepare_model_switches_to_flash_attention_only_where_it_is_usable():
          mock.patch.object(sft_config, "has_varlen_attention", return_value=False):
         sft_train.prepare_model(model, gpu_config)
     model.set_attn_implementation.assert_not_called()
+
+
+# --- per-conversation attention on CPU --------------------------------------------------------
+
+def packed_row(lengths):
+    """One padding-free row of conversations of these lengths, as TRL's collator builds it."""
+    ids = torch.randint(3, 1000, (1, sum(lengths)), generator=torch.Generator().manual_seed(0))
+    positions = torch.cat([torch.arange(n) for n in lengths])[None]
+    bounds = torch.tensor([0, *torch.tensor(lengths).cumsum(0).tolist()], dtype=torch.int32)
+    return ids, dict(position_ids=positions, cu_seq_lens_q=bounds, cu_seq_lens_k=bounds,
+                     max_length_q=max(lengths), max_length_k=max(lengths), use_cache=False)
+
+
+def test_segment_attention_equals_each_conversation_run_alone(nano_base_path):
+    from transformers import AutoModelForCausalLM
+
+    from course_utils.sft import attention
+
+    model = AutoModelForCausalLM.from_pretrained(nano_base_path)
+    model.set_attn_implementation(attention.enable())
+    lengths = [5, 17, 9]
+    ids, packing = packed_row(lengths)
+    packed = model(input_ids=ids, **packing).logits
+    starts = [0, 5, 22, 31]
+    alone = torch.cat([model(input_ids=ids[:, s:e], use_cache=False).logits for s, e in zip(starts, starts[1:])], 1)
+    assert torch.allclose(packed, alone, atol=1e-5)
+
+
+def test_segment_attention_without_boundaries_is_sdpa(nano_base_path):
+    from transformers import AutoModelForCausalLM
+
+    from course_utils.sft import attention
+
+    model = AutoModelForCausalLM.from_pretrained(nano_base_path)
+    ids = torch.randint(3, 1000, (2, 12), generator=torch.Generator().manual_seed(1))
+    mask = torch.ones_like(ids)
+    mask[0, :4] = 0  # left padding, as in batched generation
+    reference = model(input_ids=ids, attention_mask=mask).logits
+    model.set_attn_implementation(attention.enable())
+    assert torch.equal(model(input_ids=ids, attention_mask=mask).logits, reference)
+
+
+def test_cpu_training_attends_per_conversation(nano_base_path):
+    from transformers import AutoModelForCausalLM
+
+    from course_utils.sft import attention
+
+    model = AutoModelForCausalLM.from_pretrained(nano_base_path)
+    prepared = sft.prepare_model(model, sft.sft_config_for(None, output_dir="/tmp/unused"))
+    assert prepared.config._attn_implementation == attention.SEGMENT_SDPA

@@ -12,13 +12,14 @@ What it decides, and why:
   `eos_token="<|im_end|>"`, so the trained model and its generation config stop at the end
   of a turn (a base SmolLM2's eos is `<|endoftext|>`).
 - packing with best-fit decreasing (BFD) and padding-free batches: no compute on padding.
-  TRL flattens a padding-free batch into one long row, and every attention kernel except
-  FlashAttention's varlen one (`flash_attention_2`) builds a block-diagonal mask over that
-  whole row, so attention costs grow with the square of the tokens per forward pass. So:
-  several packs per forward only with `flash_attention_2`; otherwise one pack per forward
-  and gradient accumulation. On CPU the pack is short (`CPU_PACK_TOKENS`, measured in
-  `benchmarks/bench_sft.py`; COURSE.md section 5 found a 1,024-token BFD pack 3x *slower*
-  than TRL's default there).
+  TRL flattens a padding-free batch into one long row, and transformers' sdpa builds a
+  block-diagonal mask over that whole row, so its attention cost grows with the square of
+  the tokens per forward pass. FlashAttention's varlen kernel (`flash_attention_2`) and, on
+  CPU, the course's per-conversation attention (`sft.attention`) cost only what each
+  conversation costs. So: several packs per forward only with `flash_attention_2`; with
+  sdpa on a GPU one pack per forward and gradient accumulation. On CPU one pack per step,
+  `CPU_PACK_TOKENS` long (measured in `benchmarks/bench_sft.py --sweep`; COURSE.md section
+  5 found a 1,024-token BFD pack under sdpa 3x *slower* than TRL's default there).
 - gradient checkpointing only when the estimate says the micro-batch does not fit without
   it (TRL 1.16 turns it on by default, which costs ~20-30% speed for nothing on 135M).
 """
@@ -32,6 +33,7 @@ from .estimates import FULL_FT, FULL_FT_CHECKPOINTED, SMOLLM2, ModelShape, fit_m
 AUTO = "auto"
 END_OF_TURN = "<|im_end|>"
 CPU_PACK_TOKENS = 512       # tokens per forward pass on CPU; see the module docstring
+CPU_EPOCHS = 3.0            # the nano conversations are ~23k tokens: ~45 packs an epoch
 GPU_PACK_TOKENS = 2048      # SmolLM2 conversations fit; longer ones are cut by BFD
 GPU_TOKENS_PER_STEP = 16_384  # tokens per optimizer step on a GPU: 8 packs of 2,048
 MAX_PACKS_PER_FORWARD = 8
@@ -99,11 +101,13 @@ def learning_rate_for(shape: ModelShape) -> float:
 
 
 def _cpu_plan(shape: ModelShape) -> TrainingPlan:
+    from .attention import SEGMENT_SDPA
+
     return TrainingPlan(
-        "cpu", "fp32", "sdpa", CPU_PACK_TOKENS, 1, 1, False, learning_rate_for(shape), 3.0,
+        "cpu", "fp32", SEGMENT_SDPA, CPU_PACK_TOKENS, 1, 1, False, learning_rate_for(shape), CPU_EPOCHS,
         ("fp32: no CUDA GPU (CPU autocast to bf16 is slower than fp32 on most CPUs)",
-         f"one {CPU_PACK_TOKENS}-token pack per step: on CPU padding-free attention over a long "
-         "pack costs quadratically (COURSE.md section 5)",
+         f"one {CPU_PACK_TOKENS}-token pack per step, attention computed per conversation "
+         "(sft.attention): sdpa's mask over a whole pack costs quadratically on CPU (COURSE.md section 5)",
          "no gradient checkpointing: memory is not the limit on CPU, time is"))
 
 

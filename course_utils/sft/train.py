@@ -18,11 +18,13 @@ from .monitor import TrainingMonitor
 
 
 def _attention_for(config) -> str | None:
-    """flash_attention_2 when the plan could use it on this GPU, else keep the model's own."""
+    """Attention that keeps packed conversations apart without computing across them:
+    FlashAttention's varlen kernel where usable, per-conversation sdpa on CPU, else the model's."""
+    from . import attention
     from .config import detect_capability, has_varlen_attention
 
     if config.use_cpu:
-        return None
+        return attention.enable()
     return "flash_attention_2" if has_varlen_attention(detect_capability()) else None
 
 
