@@ -128,3 +128,31 @@ def test_generation_prints_with_visible_whitespace():
     gen = Generation(prompt="p", new_ids=[5, 2], text="a b<|im_end|>", reply="a b",
                      stopped_by=END_OF_TURN, max_new_tokens=8)
     assert str(gen).startswith("a·b<|im_end|>")
+
+
+# --- on the course's own models: the claims lesson 02 makes --------------------------------
+
+@pytest.fixture(scope="module")
+def course_pair():
+    from course_utils.models import BASE_ID, INSTRUCT_ID, load_model, load_tokenizer
+
+    return {
+        "base": (load_model(BASE_ID), load_tokenizer(BASE_ID)),
+        "instruct": (load_model(INSTRUCT_ID), load_tokenizer(INSTRUCT_ID)),
+    }
+
+
+def test_on_a_chat_prompt_the_instruct_model_ends_its_turn_and_the_base_model_does_not(course_pair):
+    model, tokenizer = course_pair["instruct"]
+    prompt = tokenizer.apply_chat_template([{"role": "user", "content": "What is the capital of France?"}],
+                                           add_generation_prompt=True, tokenize=False)
+    instruct = generate_text(model, tokenizer, prompt)
+    base = generate_text(*course_pair["base"], prompt)
+    assert instruct.ended_turn and instruct.text.endswith(END_OF_TURN)
+    assert not base.ended_turn
+
+
+def test_greedy_generation_gives_the_same_text_every_time(course_pair):
+    model, tokenizer = course_pair["base"]
+    assert generate_text(model, tokenizer, "The capital of France is", 12) == \
+        generate_text(model, tokenizer, "The capital of France is", 12)
