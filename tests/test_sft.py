@@ -162,10 +162,12 @@ def test_checkpointing_only_where_memory_requires_it_and_lora_beyond():
         sft.plan_training((7, 5), shape=big, gpu_memory_gb=15)
 
 
-def test_cpu_plan_keeps_the_pack_short_and_checkpointing_off():
+def test_cpu_plan_packs_one_row_per_step_attended_per_conversation():
+    from course_utils.sft.attention import SEGMENT_SDPA
+
     plan = sft.plan_training(None)
     assert plan.device == "cpu" and plan.precision == "fp32"
-    assert plan.max_length * plan.per_device_train_batch_size <= 512
+    assert plan.per_device_train_batch_size == 1 and plan.attn_implementation == SEGMENT_SDPA
     assert not plan.gradient_checkpointing
 
 

@@ -32,8 +32,8 @@ from .estimates import FULL_FT, FULL_FT_CHECKPOINTED, SMOLLM2, ModelShape, fit_m
 
 AUTO = "auto"
 END_OF_TURN = "<|im_end|>"
-CPU_PACK_TOKENS = 512       # tokens per forward pass on CPU; see the module docstring
-CPU_EPOCHS = 3.0            # the nano conversations are ~23k tokens: ~45 packs an epoch
+CPU_PACK_TOKENS = 1024      # tokens per forward pass on CPU; see the module docstring
+CPU_EPOCHS = 5.0            # the nano conversations are ~23k tokens: ~23 packs an epoch
 GPU_PACK_TOKENS = 2048      # SmolLM2 conversations fit; longer ones are cut by BFD
 GPU_TOKENS_PER_STEP = 16_384  # tokens per optimizer step on a GPU: 8 packs of 2,048
 MAX_PACKS_PER_FORWARD = 8
