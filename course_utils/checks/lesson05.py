@@ -72,10 +72,30 @@ LABEL_CONVERSATION = [
 ]
 
 
-def _quietly(load, *args):
-    # Loading prints which copy is used and draws progress bars; a check prints only its verdict.
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        return load(*args)
+@contextlib.contextmanager
+def _silenced():
+    """A check prints only its verdict. Loading a model prints which copy is used (stdout) and
+    draws transformers' "Loading weights" bar, which in a notebook is a widget, not stderr
+    text: redirecting the streams does not catch it, and the grader would see a stray output."""
+    from transformers.utils import logging as hf_logging
+
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            yield
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+@functools.lru_cache(maxsize=1)
+def course_tokenizer():
+    """The instruct tokenizer (SmolLM2-135M-Instruct's online, the nano one offline)."""
+    from ..models import INSTRUCT_ID, load_tokenizer
+
+    with _silenced():
+        return load_tokenizer(INSTRUCT_ID)
 
 
 @functools.lru_cache(maxsize=1)
@@ -85,8 +105,9 @@ def pairs():
     as the lesson gives it one before training."""
     from ..models import BASE_ID, INSTRUCT_ID, load_model, load_tokenizer
 
-    loaded = {name: (_quietly(load_tokenizer, hub_id), _quietly(load_model, hub_id))
-              for name, hub_id in (("instruct", INSTRUCT_ID), ("base", BASE_ID))}
+    with _silenced():
+        loaded = {name: (load_tokenizer(hub_id), load_model(hub_id))
+                  for name, hub_id in (("instruct", INSTRUCT_ID), ("base", BASE_ID))}
     base_tokenizer = loaded["base"][0]
     if not base_tokenizer.chat_template:
         base_tokenizer.chat_template = sft.inference_template()
@@ -94,7 +115,7 @@ def pairs():
 
 
 def _label_cases():
-    tokenizer = pairs()["instruct"][0]
+    tokenizer = course_tokenizer()
     out = sft.tokenize_for_training(tokenizer, LABEL_CONVERSATION)
     ids, mask = out["input_ids"], out["assistant_masks"]
     return tokenizer, [("a two-turn conversation", ids, mask),
