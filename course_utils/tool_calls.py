@@ -25,7 +25,7 @@ from transformers.utils.chat_template_utils import DocstringParsingException, Ty
 __all__ = [
     "ToolSchemaError", "ToolCallError", "MalformedToolCall", "UnknownTool", "InvalidArguments",
     "OPEN_TAG", "CLOSE_TAG", "tool_schemas", "function_part", "function_schemas",
-    "tool_call_blocks", "decode_tool_call", "validate_call", "parse_tool_calls", "text_outside_calls",
+    "tool_call_blocks", "mentions_tool_call", "decode_tool_call", "validate_call", "parse_tool_calls", "text_outside_calls",
 ]
 
 # --- Schemas --------------------------------------------------------------------------------
@@ -107,17 +107,22 @@ def _shorten(text: str) -> str:
 def tool_call_blocks(text: str) -> list[str]:
     """The text inside each `<tool_call>...</tool_call>` of a reply, in order.
 
-    An opening tag without its closing tag (a reply cut off by `max_new_tokens`, or a model
-    that forgot it) raises `MalformedToolCall` rather than silently dropping the call.
+    A tag without its partner raises `MalformedToolCall` rather than silently dropping the
+    call: an opening tag left open (a reply cut off by `max_new_tokens`, or a model that forgot
+    it), or a closing tag with no opening one (a small model that garbled the opening tag).
     """
     blocks = _BLOCK_RE.findall(text)
-    opened = text.count(OPEN_TAG)
-    if opened != len(blocks):
-        raise MalformedToolCall(
-            f"Error: a {OPEN_TAG} tag is not closed by {CLOSE_TAG}. "
-            f'Write each call as {OPEN_TAG}\\n{{"name": ..., "arguments": {{...}}}}\\n{CLOSE_TAG}.'
-        )
+    how_to = f'Write each call as {OPEN_TAG}\\n{{"name": ..., "arguments": {{...}}}}\\n{CLOSE_TAG}.'
+    if text.count(OPEN_TAG) != len(blocks):
+        raise MalformedToolCall(f"Error: a {OPEN_TAG} tag is not closed by {CLOSE_TAG}. {how_to}")
+    if text.count(CLOSE_TAG) != len(blocks):
+        raise MalformedToolCall(f"Error: a {CLOSE_TAG} tag has no {OPEN_TAG} before it. {how_to}")
     return blocks
+
+
+def mentions_tool_call(text: str) -> bool:
+    """Whether a reply tries to call a tool (even badly), as opposed to being a final answer."""
+    return OPEN_TAG in text or CLOSE_TAG in text
 
 
 def decode_tool_call(block: str, number: int = 1) -> dict:

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from .generation import generate_text
 from .tool_calls import (
-    OPEN_TAG, InvalidArguments, MalformedToolCall, ToolCallError, ToolSchemaError, UnknownTool,
-    decode_tool_call, function_part, parse_tool_calls, text_outside_calls, tool_call_blocks,
+    InvalidArguments, MalformedToolCall, ToolCallError, ToolSchemaError, UnknownTool,
+    decode_tool_call, function_part, mentions_tool_call, parse_tool_calls, text_outside_calls, tool_call_blocks,
     tool_schemas, validate_call,
 )
 from .world import COUNTRIES, get_weather
@@ -147,7 +147,7 @@ def run_tool_loop(generate: Generate, messages: list[dict], tools: Sequence[Call
         if on_step is not None:
             on_step(step, list(conversation))
         reply = generate(conversation, schema_list)
-        if OPEN_TAG not in reply:  # no call at all: this is the answer
+        if not mentions_tool_call(reply):  # no call at all: this is the answer
             conversation.append({"role": "assistant", "content": reply})
             return ToolLoopResult(conversation, reply, step, ran)
         new_messages, new_calls = _answer_step(reply, schemas, functions, step)
@@ -156,7 +156,7 @@ def run_tool_loop(generate: Generate, messages: list[dict], tools: Sequence[Call
     return ToolLoopResult(conversation, None, max_steps, ran)
 
 
-def model_generator(model, tokenizer, max_new_tokens: int = 96) -> Generate:
+def model_generator(model, tokenizer, max_new_tokens: int = 64) -> Generate:
     """A `generate(messages, tool_schemas)` that renders with `tools=`, generates greedily
     (`generation.generate_text`) and returns the new text without the end-of-turn token.
 

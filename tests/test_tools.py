@@ -127,6 +127,15 @@ def test_an_unclosed_tag_is_an_error_not_a_dropped_call():
     assert "not closed by </tool_call>" in str(error)
 
 
+def test_a_closing_tag_without_an_opening_one_is_an_error_not_an_answer():
+    reply = '</tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
+    error = parse_error(reply)
+    assert isinstance(error, MalformedToolCall)
+    assert "a </tool_call> tag has no <tool_call> before it" in str(error)
+    result = run_tool_loop(ScriptedModel(reply, "Sorry."), QUESTION, EXAMPLE_TOOLS)
+    assert result.messages[2]["content"] == str(error) and result.answer == "Sorry."
+
+
 @pytest.mark.parametrize("body", [
     '["get_weather", "Paris"]',
     '{"arguments": {"city": "Paris"}}',
