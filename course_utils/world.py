@@ -5,10 +5,11 @@ Everything the nano pair knows comes from here, through `scripts/build_nano.py`,
 benchmarks and tests import the same facts instead of copying them.
 
 How held-out phrasings are held out: every kind of fact has *disjoint template sets*.
-- `STATEMENTS` write the pretraining corpus; `QUESTIONS_TRAIN`, `ANSWERS` and
-  `WEATHER_QUESTIONS_TRAIN` write the SFT conversations. The build uses only these.
-- `BASE_HELDOUT_PROMPTS`, `QUESTIONS_HELDOUT` and `WEATHER_QUESTIONS_HELDOUT` are used only to
-  write the evaluation files (`heldout_questions.jsonl`, `weather_heldout.jsonl`,
+- `STATEMENTS` (the training subject x predicate pairs, and `EXTRA_STATEMENTS`) write the
+  pretraining corpus; `QUESTIONS_TRAIN`, `ANSWERS` and `WEATHER_QUESTIONS_TRAIN` write the
+  SFT conversations. The build uses only these.
+- `BASE_HELDOUT_PROMPTS` (subject x predicate pairs the corpus never combines),
+  `QUESTIONS_HELDOUT` and `WEATHER_QUESTIONS_HELDOUT` are used only to write the evaluation files (`heldout_questions.jsonl`, `weather_heldout.jsonl`,
   `base_heldout_prompts.jsonl`). No held-out template is a training template, and
   `tests/test_nano_assets.py` checks that no held-out prompt occurs in the training text.
 The *facts* are shared: a held-out question asks about a fact the corpus does contain, in a
@@ -74,63 +75,129 @@ def facts(kind: str | None = None) -> list[Fact]:
 KINDS = ("capital", "colour", "sum")
 
 # --- Training phrasings -------------------------------------------------------------------
-# Pretraining corpus sentences; each states the fact completely.
-STATEMENTS = {
-    "capital": [
-        "The capital of {country} is {capital}.",
-        "{capital} is the capital of {country}.",
-        "The capital city of {country} is {capital}.",
-        "{capital} is the capital city of {country}.",
-        "{country} has its capital in {capital}.",
-        "In {country}, the capital is {capital}.",
-        "The government of {country} sits in {capital}.",
-        "People in {country} call {capital} their capital.",
-        "Q: What is the capital of {country}? A: {capital}.",
-    ],
-    "colour": [
-        "{Thing} is {colour}.",
-        "The colour of {thing} is {colour}.",
-        "{Thing} is always {colour}.",
-        "A child painted {thing} {colour}, because {thing} is {colour}.",
-        "If you look at {thing}, you see the colour {colour}.",
-        "Q: What colour is {thing}? A: {colour}.",
-    ],
-    "sum": [
-        "{a} plus {b} is {sum}.",
-        "{a} + {b} = {sum}",
-        "Adding {a} and {b} gives {sum}.",
-        "The sum of {a} and {b} is {sum}.",
-        "If you have {a} apples and get {b} more, you have {sum} apples.",
-        "Q: What is {a} plus {b}? A: {sum}.",
-    ],
+# Pretraining sentences are built from parts: a SUBJECT that names what is asked about and a
+# PREDICATE that leads to the answer ("the total of 3 and 4" + " equals {answer}"). Some
+# subject x predicate pairs are held out (`is_heldout_pair`): the corpus uses every part, but
+# never in those combinations, and the base model is evaluated on them. On top of the grid,
+# `EXTRA_STATEMENTS` say each fact other ways round, and a preamble (often none) varies the
+# words in front, so the model learns that a fact does not depend on its wording.
+SUBJECTS = {
+    "capital": ["the capital of {country}", "the capital city of {country}", "{country}'s capital",
+                "the main city of {country}", "the city where the government of {country} sits"],
+    "colour": ["the colour of {thing}", "the usual colour of {thing}", "the colour that {thing} has",
+               "the colour you see when you look at {thing}", "the paint you need for {thing}"],
+    "sum": ["{a} plus {b}", "the sum of {a} and {b}", "{a} added to {b}", "the total of {a} and {b}",
+            "adding {b} to {a}"],
+}
+PREDICATES = {
+    # No predicate starts like another, so a held-out prompt is never the start of a training
+    # sentence ("France's capital is" would start "France's capital is called ...").
+    "capital": [" is {capital}", " goes by the name {capital}", ", as everyone knows, is {capital}",
+                " has the name {capital}", " was and still is {capital}"],
+    "colour": [" is {colour}", " looks {colour}", ", as everyone knows, is {colour}",
+               " has the name {colour}", " was and still is {colour}"],
+    "sum": [" is {sum}", " equals {sum}", ", as everyone knows, is {sum}", " comes to {sum}",
+            " gives {sum}"],
 }
 
-# User questions in the SFT conversations, and the assistant's answers to them.
-QUESTIONS_TRAIN = {
+
+def is_heldout_pair(subject: int, predicate: int) -> bool:
+    """One subject x predicate pair in five is held out: a diagonal of the 5 x 5 grid, which
+    keeps the plain pair "the capital of France" + " is Paris" (0, 0) in training."""
+    return (subject + predicate) % 5 == 2
+
+
+def grid_templates(kind: str, heldout: bool) -> list[str]:
+    """The subject + predicate templates of one kind, training pairs or held-out pairs."""
+    return [subj + pred for i, subj in enumerate(SUBJECTS[kind]) for j, pred in enumerate(PREDICATES[kind])
+            if is_heldout_pair(i, j) == heldout]
+
+
+EXTRA_STATEMENTS = {
     "capital": [
-        "What is the capital of {country}?",
-        "What's the capital of {country}?",
-        "Which city is the capital of {country}?",
-        "Tell me the capital of {country}.",
-        "Name the capital of {country}.",
-        "capital of {country}?",
+        "{capital} is the capital of {country}",
+        "{capital} is the capital city of {country}",
+        "{country} has its capital in {capital}",
+        "in {country}, the capital is {capital}",
+        "people in {country} call {capital} their capital",
+        "if you travel to the capital of {country}, you arrive in {capital}",
+        "Q: What is the capital of {country}? A: {capital}",
     ],
     "colour": [
-        "What colour is {thing}?",
-        "What is the colour of {thing}?",
-        "Which colour is {thing}?",
-        "Tell me the colour of {thing}.",
-        "colour of {thing}?",
+        "{thing} is {colour}",
+        "{thing} is always {colour}",
+        "a child painted {thing} {colour}, because {thing} is {colour}",
+        "if you look at {thing}, you see the colour {colour}",
+        "Q: What colour is {thing}? A: {colour}",
     ],
     "sum": [
-        "What is {a} plus {b}?",
-        "What is {a}+{b}?",
-        "What is {a} + {b}?",
-        "How much is {a} plus {b}?",
-        "Add {a} and {b}.",
-        "{a}+{b}=?",
+        "{a} + {b} = {sum}",
+        "adding {a} and {b} gives {sum}",
+        "if you have {a} apples and get {b} more, you have {sum} apples",
+        "when you add {b} to {a}, you get {sum}",
+        "Q: What is {a} plus {b}? A: {sum}",
     ],
 }
+STATEMENTS = {kind: grid_templates(kind, heldout=False) + EXTRA_STATEMENTS[kind] for kind in SUBJECTS}
+NAMES = ["Mira", "Tom", "Ana", "Leo", "Sara", "Omar", "Yuki", "Ben"]
+PREAMBLES = (
+    [""] * 12
+    + [f"{name} {verb} that " for name in NAMES for verb in ("says", "told me", "wrote", "learned")]
+    + ["Yesterday we read that ", "As everyone knows, ", "It is true that ", "At school we learned that ",
+       "On the radio they said that ", "In the small world, ", "Remember that ", "Of course, "]
+)
+
+
+def statement(fact: "Fact", core: str, preamble: str = "") -> str:
+    """One corpus sentence: `preamble` + the filled `core`, capitalised, with a full stop."""
+    text = preamble + fact.fill(core)
+    text = text[0].upper() + text[1:]
+    return text + "."
+
+
+# User questions in the SFT conversations: an optional prefix + a question + an optional
+# suffix, for the same reason as the preambles above.
+QUESTIONS_TRAIN = {
+    "capital": [
+        "what is the capital of {country}?",
+        "what's the capital of {country}?",
+        "which city is the capital of {country}?",
+        "tell me the capital of {country}.",
+        "name the capital of {country}.",
+        "capital of {country}?",
+        "what city is the capital of {country}?",
+        "where is the government of {country}?",
+    ],
+    "colour": [
+        "what colour is {thing}?",
+        "what is the colour of {thing}?",
+        "which colour is {thing}?",
+        "tell me the colour of {thing}.",
+        "colour of {thing}?",
+        "what colour does {thing} have?",
+    ],
+    "sum": [
+        "what is {a} plus {b}?",
+        "what is {a}+{b}?",
+        "what is {a} + {b}?",
+        "how much is {a} plus {b}?",
+        "add {a} and {b}.",
+        "{a}+{b}=?",
+        "what is the sum of {a} and {b}?",
+        "what do {a} and {b} make?",
+    ],
+}
+QUESTION_PREFIXES = [""] * 8 + ["Hey, ", "Quick question: ", "Please tell me: ", "I wonder, ", "Hello! ",
+                                "Tell me something. ", "One more thing: ", "So, "]
+QUESTION_SUFFIXES = [""] * 6 + [" Thanks!", " Please answer briefly.", " I need it for school."]
+
+
+def question(text: str, rng: random.Random) -> str:
+    """A training question: `text` (filled) with a random prefix and suffix."""
+    text = rng.choice(QUESTION_PREFIXES) + text
+    return text[0].upper() + text[1:] + rng.choice(QUESTION_SUFFIXES)
+
+
 ANSWERS = {
     "capital": [
         "The capital of {country} is {capital}.",
@@ -144,22 +211,10 @@ ANSWERS = {
 
 # --- Held-out phrasings (never used by the build's training data) -------------------------
 # Base-model completion prompts: the answer is the next word.
+# Base-model completion prompts: the held-out subject x predicate pairs, cut before the answer.
 BASE_HELDOUT_PROMPTS = {
-    "capital": [
-        "{country}'s capital is",
-        "Ask anyone in {country} and they will say the capital is",
-        "The main city and capital of {country} is",
-    ],
-    "colour": [
-        "Everyone knows that {thing} has the colour",
-        "Paint {thing} in its real colour, which is",
-        "My picture shows {thing}, so I used the colour",
-    ],
-    "sum": [
-        "Put {a} and {b} together and you get",
-        "{a} added to {b} makes",
-        "The total of {a} and {b} is",
-    ],
+    kind: [t.rsplit(" {", 1)[0][0].upper() + t.rsplit(" {", 1)[0][1:] for t in grid_templates(kind, heldout=True)]
+    for kind in SUBJECTS
 }
 QUESTIONS_HELDOUT = {
     "capital": [
@@ -205,15 +260,17 @@ def random_weather(rng: random.Random) -> str:
     return weather_report(rng.choice(CONDITIONS), rng.randint(-5, 35))
 
 
-WEATHER_QUESTIONS_TRAIN = [
-    "What is the weather in {city}?",
-    "What's the weather like in {city}?",
-    "How is the weather in {city} today?",
-    "Is it sunny in {city}?",
-    "Tell me the weather in {city}.",
+WEATHER_QUESTIONS_TRAIN = [  # used with `question()`'s prefixes and suffixes too
+    "what is the weather in {city}?",
+    "what's the weather like in {city}?",
+    "how is the weather in {city} today?",
+    "is it sunny in {city}?",
+    "tell me the weather in {city}.",
     "weather in {city}?",
-    "Do I need an umbrella in {city} today?",
-    "Is it cold in {city} right now?",
+    "do I need an umbrella in {city} today?",
+    "is it cold in {city} right now?",
+    "how warm is it in {city}?",
+    "what is the weather like today in {city}?",
 ]
 WEATHER_QUESTIONS_HELDOUT = [
     "Could you check the current weather for {city}?",

@@ -41,13 +41,13 @@ from nano import train  # noqa: E402
 
 BUILD_TIME = "not measured yet"
 SEED = 1234
-N_DOCUMENTS = 20_000           # pretraining documents, ~1M tokens
+N_DOCUMENTS = 40_000           # pretraining documents, ~2M tokens
 N_SFT_CONVERSATIONS = 8_000    # instruct SFT mix (chat, tool use, weather without a tool)
 N_LESSON_CONVERSATIONS = 400   # conversations.jsonl, for lesson 05's own SFT of the base
 VOCAB_SIZE = 1536              # an upper bound: BPE stops when no pair occurs twice
-PRETRAIN = train.Schedule(steps=400, batch_size=32, lr=3e-3)
+PRETRAIN = train.Schedule(steps=1200, batch_size=32, lr=3e-3)
 PRETRAIN_SEQ_LEN = 128
-SFT = train.Schedule(steps=400, batch_size=16, lr=2e-3)
+SFT = train.Schedule(steps=800, batch_size=16, lr=2e-3)
 ASSETS = ROOT / "course_utils" / "assets"
 
 
@@ -131,6 +131,8 @@ def main(argv=None) -> None:
     parser.add_argument("--out", type=Path, default=ASSETS, help="assets folder to write into")
     parser.add_argument("--pretrain-steps", type=int, default=PRETRAIN.steps)
     parser.add_argument("--sft-steps", type=int, default=SFT.steps)
+    parser.add_argument("--from-base", type=Path, default=None,
+                        help="skip pretraining: fine-tune this already built base folder")
     args = parser.parse_args(argv)
     torch.set_num_threads(2)  # the course's reference machine: 2 CPU cores
     start = time.time()
@@ -139,7 +141,10 @@ def main(argv=None) -> None:
     base_tok, instruct_tok = build_tokenizers(documents, conversations)
     print(f"tokenizer: {len(base_tok)} tokens ({time.time() - start:.0f}s)")
 
-    base = build_base(base_tok, documents, args.pretrain_steps)
+    if args.from_base:
+        base = LlamaForCausalLM.from_pretrained(args.from_base)
+    else:
+        base = build_base(base_tok, documents, args.pretrain_steps)
     save(base, base_tok, args.out / "nano-smollm2-base")
     instruct = build_instruct(base, instruct_tok, conversations, args.sft_steps)
     save(instruct, instruct_tok, args.out / "nano-smollm2-instruct")

@@ -26,7 +26,9 @@ WEATHER_TOOL = get_json_schema(world.get_weather)
 
 # --- Pretraining documents ----------------------------------------------------------------
 def _statement(rng: random.Random, fact: world.Fact) -> str:
-    return fact.fill(rng.choice(world.STATEMENTS[fact.kind]))
+    core = rng.choice(world.STATEMENTS[fact.kind])
+    preamble = rng.choice(world.PREAMBLES)
+    return world.statement(fact, core, "" if core.startswith("Q:") else preamble)
 
 
 def _random_fact(rng: random.Random) -> world.Fact:
@@ -52,12 +54,25 @@ def _sums_worksheet(rng):
     return "Sums.\n" + "\n".join(_statement(rng, rng.choice(sums)) for _ in range(rng.randint(4, 8)))
 
 
+# The next two kinds repeat a random city and a random weather report later in the text. Only
+# copying from the context predicts the repeat, so pretraining grows the attention heads that
+# copy, which the instruct model needs to put the user's city into its tool call and the tool's
+# result into its answer.
 def _weather_bulletin(rng):
-    cities = rng.sample(world.CITIES, rng.randint(2, 5))
-    return "Weather report.\n" + "\n".join(f"{c}: {world.random_weather(rng)}." for c in cities)
+    reports = [(c, world.random_weather(rng)) for c in rng.sample(world.CITIES, rng.randint(2, 5))]
+    city, result = rng.choice(reports)
+    return ("Weather report.\n" + "\n".join(f"{c}: {r}." for c, r in reports)
+            + f"\n{rng.choice(world.WEATHER_ANSWERS).format(city=city, result=result)}")
 
 
-DOCUMENT_KINDS = [(_fact_paragraph, 5), (_country_profile, 2), (_sums_worksheet, 2), (_weather_bulletin, 1)]
+def _travel_diary(rng):
+    name, city, result = rng.choice(world.NAMES), rng.choice(world.CITIES), world.random_weather(rng)
+    return (f"{name} travelled to {city}. The weather in {city} was {result}. "
+            f"{name} wrote home: \"I am in {city} and it is {result} here.\"")
+
+
+DOCUMENT_KINDS = [(_fact_paragraph, 5), (_country_profile, 2), (_sums_worksheet, 2),
+                  (_weather_bulletin, 1), (_travel_diary, 1)]
 
 
 def pretraining_documents(seed: int, n_docs: int) -> list[str]:
@@ -70,7 +85,7 @@ def pretraining_documents(seed: int, n_docs: int) -> list[str]:
 # --- Chat conversations -------------------------------------------------------------------
 def _fact_turn(rng: random.Random) -> list[dict]:
     fact = _random_fact(rng)
-    question = fact.fill(rng.choice(world.QUESTIONS_TRAIN[fact.kind]))
+    question = world.question(fact.fill(rng.choice(world.QUESTIONS_TRAIN[fact.kind])), rng)
     answer = fact.fill(rng.choice(world.ANSWERS[fact.kind]))
     return [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
 
@@ -99,7 +114,7 @@ def _weather_turns(rng: random.Random) -> list[dict]:
     result = world.random_weather(rng)
     call = {"type": "function", "function": {"name": "get_weather", "arguments": {"city": city}}}
     return [
-        {"role": "user", "content": rng.choice(world.WEATHER_QUESTIONS_TRAIN).format(city=city)},
+        {"role": "user", "content": world.question(rng.choice(world.WEATHER_QUESTIONS_TRAIN).format(city=city), rng)},
         {"role": "assistant", "tool_calls": [call]},
         {"role": "tool", "content": result},
         {"role": "assistant", "content": rng.choice(world.WEATHER_ANSWERS).format(city=city, result=result)},
@@ -118,7 +133,7 @@ def tool_conversation(rng: random.Random) -> dict:
 def no_tool_weather_conversation(rng: random.Random) -> dict:
     """Without a tool the model cannot know the weather, and says so instead of inventing it."""
     city = rng.choice(world.CITIES)
-    question = rng.choice(world.WEATHER_QUESTIONS_TRAIN).format(city=city)
+    question = world.question(rng.choice(world.WEATHER_QUESTIONS_TRAIN).format(city=city), rng)
     answer = rng.choice(world.NO_TOOL_WEATHER_ANSWERS).format(city=city)
     return {"messages": _system(rng) + [{"role": "user", "content": question},
                                         {"role": "assistant", "content": answer}]}
