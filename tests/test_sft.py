@@ -364,11 +364,13 @@ def test_monitor_in_a_notebook_redraws_one_plot_per_log():
             monitor.on_step_end(args, state, control)
             monitor.on_log(args, state, control, logs={"loss": loss})
         monitor.on_train_end(args, state, control)
-    assert display.call_count == 1 and handle.update.call_count == 3
+    assert display.call_count == 1 and handle.update.call_count == 4  # 3 logs, then the end
     shown = handle.update.call_args.args[0]  # a PNG, not a Figure that needs pyplot's formatter
     assert shown.format == "png" and shown.data.startswith(b"\x89PNG")
     assert monitor.history == [(1, 3.0), (2, 2.0), (3, 1.0)]
     assert list(monitor.plot.axes.lines[0].get_ydata()) == [3.0, 2.0, 1.0]
+    assert monitor.plot.axes.get_title().endswith("step 3/3 · done")
+    assert monitor.bar is None  # no widget bar: a saved notebook would show it stuck at 0%
 
 
 # --- preparing a loaded model for training ----------------------------------------------------

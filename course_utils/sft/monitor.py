@@ -1,9 +1,11 @@
-"""Watch training: a tqdm progress bar and, in a notebook, a loss plot that redraws itself.
+"""Watch training: in a notebook, a loss plot that redraws itself; elsewhere a tqdm bar.
 
 `TrainingMonitor` is a `transformers.TrainerCallback`. It replaces the Trainer's own progress
-callback (`build_trainer` swaps them), so a notebook shows one bar and one plot instead of a
-bar, a table and a dict per log. Outside a notebook (scripts, tests, `accelerate launch`)
-the plot is a no-op and only the main process draws a bar.
+callback (`build_trainer` swaps them). In a notebook the plot is the progress display: its
+title counts the steps. A tqdm bar there would be a widget, and a notebook saved after the
+run keeps only a widget's first text ("0%"), so the stored lesson would show training stuck
+at zero. Outside a notebook (scripts, tests, `accelerate launch`) the plot is a no-op and the
+main process draws a tqdm bar.
 
 The figure is a bare `matplotlib.figure.Figure`, not `pyplot.figure()`: pyplot's inline
 backend would display every open figure again when the cell ends. It is shown as a PNG that
@@ -47,20 +49,21 @@ class LossPlot:
         self.figure.savefig(buffer, format="png")
         return Image(data=buffer.getvalue(), format="png")
 
-    def _draw(self, steps, losses) -> None:
+    def _draw(self, steps, losses, progress: str = "") -> None:
         self.axes.clear()
         self.axes.plot(steps, losses, marker=".", color="tab:blue")
-        self.axes.set(xlabel="optimizer step", ylabel="loss (assistant tokens)", title=self.title)
+        title = f"{self.title} · {progress}" if progress else self.title
+        self.axes.set(xlabel="optimizer step", ylabel="loss (assistant tokens)", title=title)
         self.axes.grid(alpha=0.3)
         self.figure.tight_layout()
 
-    def update(self, steps, losses) -> None:
-        self._draw(steps, losses)
+    def update(self, steps, losses, progress: str = "") -> None:
+        self._draw(steps, losses, progress)
         self.handle.update(self._png())
 
 
 class TrainingMonitor(TrainerCallback):
-    """tqdm over optimizer steps with the latest loss; a live loss plot in notebooks.
+    """A live loss plot in notebooks; tqdm over optimizer steps with the latest loss elsewhere.
 
     Args:
         live_plot: draw the plot when running in a notebook (never elsewhere).
@@ -78,11 +81,12 @@ class TrainingMonitor(TrainerCallback):
     def on_train_begin(self, args, state, control, **kwargs):
         if not state.is_world_process_zero:
             return
+        if self.live_plot and in_notebook():
+            self.plot = LossPlot(self.title)
+            return
         from tqdm.auto import tqdm
 
         self.bar = tqdm(total=state.max_steps, desc="SFT", unit="step", dynamic_ncols=True)
-        if self.live_plot and in_notebook():
-            self.plot = LossPlot(self.title)
 
     def on_step_end(self, args, state, control, **kwargs):
         if self.bar is not None:
@@ -95,9 +99,11 @@ class TrainingMonitor(TrainerCallback):
         if self.bar is not None:
             self.bar.set_postfix(loss=f"{float(logs['loss']):.3f}")
         if self.plot is not None:
-            self.plot.update(*zip(*self.history))
+            self.plot.update(*zip(*self.history), progress=f"step {state.global_step}/{state.max_steps}")
 
     def on_train_end(self, args, state, control, **kwargs):
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+        if self.plot is not None and self.history:  # the last log may come a few steps early
+            self.plot.update(*zip(*self.history), progress=f"step {state.global_step}/{state.max_steps} · done")

@@ -89,7 +89,17 @@ def save_for_chat(trainer, path) -> Path:
     exact template goes back before saving: it lands in `chat_template.jinja`. The eos token
     and the generation config already say `<|im_end|>` (set through `SFTConfig.eos_token`).
     """
+    from transformers.utils import logging as hf_logging
+
     path = Path(path)
     trainer.processing_class.chat_template = inference_template()
-    trainer.save_model(str(path))
+    # transformers' "Writing model shards" bar is a widget in a notebook, and a saved notebook
+    # keeps only its first text ("0%"); the folder listing says more.
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        trainer.save_model(str(path))
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
     return path
