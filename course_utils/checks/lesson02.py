@@ -28,17 +28,29 @@ CONVERSATIONS = [
         {"role": "user", "content": "What colour is a banana?"},
     ],
     [
-        {"role": "user", "content": "What is 2 plus 3?"},
-        {"role": "assistant", "content": "2 plus 3 is 5."},
         {"role": "user", "content": "What is the capital of Japan?"},
+        {"role": "assistant", "content": "It is Tokyo."},
+        {"role": "user", "content": "What is 7 plus 8?"},
     ],
 ]
 
 
 def _quietly(load, name):
-    # Loading prints which copy is used and draws progress bars; a check prints only its verdict.
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        return load(name)
+    """`load(name)` without output: a check shows only its verdict.
+
+    Loading prints which copy is used, and transformers draws a "Loading weights" bar, which in
+    Jupyter is a widget (display data, not stderr) and would land in the check cell's output.
+    """
+    from transformers.utils import logging as hf_logging
+
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            return load(name)
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
 
 
 @functools.lru_cache(maxsize=1)
