@@ -7,7 +7,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.course-installed
 
 # Tests and notebook runs never reach the Hub: they use the bundled nano SmolLM2 pair.
-OFFLINE := COURSE_OFFLINE=1 HF_HUB_OFFLINE=1 TRANSFORMERS_NO_ADVISORY_WARNINGS=1
+# One BLAS/OpenMP thread per process: the nano models' matrices are 128 wide, so a second
+# thread buys nothing and, with a kernel or a grading job beside it on 2 cores, costs 5-10x.
+OFFLINE := COURSE_OFFLINE=1 HF_HUB_OFFLINE=1 TRANSFORMERS_NO_ADVISORY_WARNINGS=1 OMP_NUM_THREADS=1
 
 .PHONY: setup lab test exercises grade nano bench timings colab clean-venv
 
@@ -31,7 +33,7 @@ exercises: setup
 	$(BIN)/python scripts/make_exercises.py
 
 grade: setup
-	$(BIN)/course-grade $(SUBMISSIONS) --out gradebook.csv --report report.html --jobs 2
+	$(OFFLINE) $(BIN)/course-grade $(SUBMISSIONS) --out gradebook.csv --report report.html --jobs 2
 
 nano: setup
 	$(BIN)/python scripts/build_nano.py

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import runtime
+from .quiet import transformers_bars_off
 
 BASE_ID = "HuggingFaceTB/SmolLM2-135M"
 INSTRUCT_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
@@ -86,5 +87,9 @@ def load_model(name: str = INSTRUCT_ID, device: str | None = None):
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(summary["precision"], torch.float32)
     if device != "cuda":
         dtype = torch.float32
-    model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype)
+    # The 'Loading weights' bar would be saved into notebooks as a frozen widget; a model this
+    # size loads in a second. Download bars (huggingface_hub's) stay on.
+    with transformers_bars_off():
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype)
     return model.to(device).eval()
+

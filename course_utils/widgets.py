@@ -23,7 +23,7 @@ import ipywidgets as widgets
 
 from course_utils.display import show, show_mask, show_tokens
 from course_utils.portability import Finding, lint
-from course_utils.templates import TEMPLATES, TemplateError, get_template, render_template
+from course_utils.templates import TEMPLATES, get_template, render_template
 
 __all__ = ["playground", "Playground", "PlaygroundState", "DEFAULT_MESSAGES"]
 

@@ -191,3 +191,10 @@ def test_lesson_modules_are_imported_only_when_one_of_their_exercises_is_checked
         "assert 'torch' not in sys.modules, 'loading checks must stay light'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_checks_compare_against_the_models_the_lessons_load():
+    from course_utils import models
+    from course_utils.checks import course_models
+
+    assert (course_models.BASE_ID, course_models.INSTRUCT_ID) == (models.BASE_ID, models.INSTRUCT_ID)

@@ -3,18 +3,11 @@ import pytest
 
 from course_utils import models, runtime
 
-needs_assets = pytest.mark.skipif(
-    not (models.ASSETS / "nano-smollm2-instruct" / "config.json").exists(),
-    reason="nano assets not built yet (make nano)",
-)
-
-
 @pytest.fixture
 def offline(monkeypatch):
     monkeypatch.setenv("COURSE_OFFLINE", "1")
 
 
-@needs_assets
 @pytest.mark.parametrize("hub_id", [models.BASE_ID, models.INSTRUCT_ID])
 def test_forced_offline_loads_the_nano_stand_in_and_says_so(offline, capsys, hub_id):
     tokenizer = models.load_tokenizer(hub_id)
@@ -26,7 +19,6 @@ def test_forced_offline_loads_the_nano_stand_in_and_says_so(offline, capsys, hub
     assert tokenizer.convert_ids_to_tokens([0, 1, 2]) == ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 
 
-@needs_assets
 def test_unreachable_hub_falls_back_with_its_own_reason(monkeypatch, capsys):
     monkeypatch.delenv("COURSE_OFFLINE", raising=False)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)

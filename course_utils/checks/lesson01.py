@@ -5,14 +5,12 @@ pass by editing them; the notebook shows the same conversation in its instructio
 """
 from __future__ import annotations
 
-import contextlib
 import copy
-import functools
-import io
 import numbers
 
 from .calls import call, short_repr
 from .core import CheckFailed
+from .course_models import course_tokenizer
 from .expect import expect_equal, expect_text, expect_type
 from .registry import exercise
 
@@ -41,16 +39,7 @@ INJECTIONS = [
 ]
 
 
-@functools.lru_cache(maxsize=1)
-def course_tokenizer():
-    """The course tokenizer (real SmolLM2-Instruct, or its nano stand-in offline).
 
-    Loading prints which copy is used; a check prints only its verdict, so that line is dropped.
-    """
-    from ..models import INSTRUCT_ID, load_tokenizer
-
-    with contextlib.redirect_stdout(io.StringIO()):
-        return load_tokenizer(INSTRUCT_ID)
 
 
 @exercise("01.messages", points=1)

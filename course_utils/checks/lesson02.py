@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import functools
-import io
 import numbers
 
 from ..display import SPECIAL_TOKEN_RE, first_difference, visible
 from ..generation import END_OF_TEXT, END_OF_TURN, generate_text
 from .calls import call, short_repr
 from .core import CheckFailed
+from .course_models import base_pair, instruct_pair
 from .expect import expect_type
 from .registry import exercise
 
@@ -33,40 +32,6 @@ CONVERSATIONS = [
         {"role": "user", "content": "What is 7 plus 8?"},
     ],
 ]
-
-
-def _quietly(load, name):
-    """`load(name)` without output: a check shows only its verdict.
-
-    Loading prints which copy is used, and transformers draws a "Loading weights" bar, which in
-    Jupyter is a widget (display data, not stderr) and would land in the check cell's output.
-    """
-    from transformers.utils import logging as hf_logging
-
-    bars = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            return load(name)
-    finally:
-        if bars:
-            hf_logging.enable_progress_bar()
-
-
-@functools.lru_cache(maxsize=1)
-def instruct_pair():
-    """(tokenizer, model) of SmolLM2-135M-Instruct, or of its nano stand-in offline."""
-    from ..models import INSTRUCT_ID, load_model, load_tokenizer
-
-    return _quietly(load_tokenizer, INSTRUCT_ID), _quietly(load_model, INSTRUCT_ID)
-
-
-@functools.lru_cache(maxsize=1)
-def base_tokenizer():
-    """The tokenizer of SmolLM2-135M (base), or of its nano stand-in offline."""
-    from ..models import BASE_ID, load_tokenizer
-
-    return _quietly(load_tokenizer, BASE_ID)
 
 
 # --- 02.reply -------------------------------------------------------------------------------
@@ -223,7 +188,7 @@ def _as_bool(result, shown: str) -> bool:
 def check_stops(stops_cleanly):
     import torch
 
-    tokenizers = {"tokenizer": instruct_pair()[0], "base_tokenizer": base_tokenizer()}
+    tokenizers = {"tokenizer": instruct_pair()[0], "base_tokenizer": base_pair()[0]}
     cases = _stop_cases()
     # The same sequence as generate() hands it over, a 1-D tensor, must give the same answer.
     which, ids, expected, why = cases[1]

@@ -12,10 +12,7 @@ SmolLM2's own template, and its assistant mask must cover exactly each assistant
 """
 from __future__ import annotations
 
-import contextlib
 import copy
-import functools
-import io
 import re
 
 from ..conversations import conversations
@@ -23,7 +20,7 @@ from ..display import first_difference, visible
 from ..templates import TEMPLATES
 from .calls import call, short_repr
 from .core import CheckFailed
-from .expect import expect_type
+from .course_models import course_tokenizer
 from .lesson03 import expect_same_renderings, expect_template_text
 from .registry import exercise
 
@@ -54,16 +51,6 @@ TRAINING_TEMPLATE = (
     "{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
 )
-
-
-@functools.lru_cache(maxsize=1)
-def course_tokenizer():
-    """The course tokenizer; the line that says which copy was loaded is dropped (a check
-    prints only its verdict)."""
-    from ..models import INSTRUCT_ID, load_tokenizer
-
-    with contextlib.redirect_stdout(io.StringIO()):
-        return load_tokenizer(INSTRUCT_ID)
 
 
 def _conversations_ending_with_user():

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
-import io
 import numbers
 from unittest import mock
 
@@ -18,6 +17,7 @@ from ..generation import END_OF_TURN, generate_text
 from ..runtime import training_precision
 from .calls import call, short_repr
 from .core import CheckFailed
+from .course_models import base_pair, course_tokenizer, instruct_pair
 from .expect import expect_equal, expect_type
 from .registry import exercise
 
@@ -72,46 +72,17 @@ LABEL_CONVERSATION = [
 ]
 
 
-@contextlib.contextmanager
-def _silenced():
-    """A check prints only its verdict. Loading a model prints which copy is used (stdout) and
-    draws transformers' "Loading weights" bar, which in a notebook is a widget, not stderr
-    text: redirecting the streams does not catch it, and the grader would see a stray output."""
-    from transformers.utils import logging as hf_logging
-
-    bars = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            yield
-    finally:
-        if bars:
-            hf_logging.enable_progress_bar()
-
-
-@functools.lru_cache(maxsize=1)
-def course_tokenizer():
-    """The instruct tokenizer (SmolLM2-135M-Instruct's online, the nano one offline)."""
-    from ..models import INSTRUCT_ID, load_tokenizer
-
-    with _silenced():
-        return load_tokenizer(INSTRUCT_ID)
-
-
 @functools.lru_cache(maxsize=1)
 def pairs():
     """{"instruct": (tokenizer, model), "base": (tokenizer, model)}: SmolLM2-135M(-Instruct)
     online, the nano pair offline. The base tokenizer gets SmolLM2's template if it has none,
     as the lesson gives it one before training."""
-    from ..models import BASE_ID, INSTRUCT_ID, load_model, load_tokenizer
-
-    with _silenced():
-        loaded = {name: (load_tokenizer(hub_id), load_model(hub_id))
-                  for name, hub_id in (("instruct", INSTRUCT_ID), ("base", BASE_ID))}
-    base_tokenizer = loaded["base"][0]
+    base_tokenizer, base_model = base_pair()
     if not base_tokenizer.chat_template:
+        # A copy: the cached tokenizer is shared with other lessons' checks.
+        base_tokenizer = copy.deepcopy(base_tokenizer)
         base_tokenizer.chat_template = sft.inference_template()
-    return loaded
+    return {"instruct": instruct_pair(), "base": (base_tokenizer, base_model)}
 
 
 def _label_cases():

@@ -7,12 +7,12 @@ and swaps the Trainer's progress output for `TrainingMonitor` (one tqdm bar, a l
 """
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
 from transformers.utils.notebook import NotebookProgressCallback
 
+from ..quiet import datasets_bars_off, transformers_bars_off
 from .data import inference_template
 from .monitor import TrainingMonitor
 
@@ -46,21 +46,6 @@ def prepare_model(model, config):
     return model.train()
 
 
-@contextlib.contextmanager
-def _quiet_dataset_preparation():
-    """SFTTrainer tokenizes, labels and packs the data with `datasets.map`, one progress bar
-    each; for a few hundred conversations they flash by and bury the training bar."""
-    from datasets.utils import logging as datasets_logging
-
-    enabled = datasets_logging.is_progress_bar_enabled()
-    datasets_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if enabled:
-            datasets_logging.enable_progress_bar()
-
-
 def build_trainer(model, tokenizer, train_dataset, config, *, live_plot: bool = True, callbacks=()):
     """`SFTTrainer` for conversational rows `{"messages": [...]}` under `config`
     (from `sft_config_for`), with a tqdm bar and, in a notebook, a live loss plot.
@@ -70,7 +55,9 @@ def build_trainer(model, tokenizer, train_dataset, config, *, live_plot: bool = 
     from trl import SFTTrainer
 
     monitor = TrainingMonitor(live_plot=live_plot)
-    with _quiet_dataset_preparation():
+    # SFTTrainer tokenizes, labels and packs with `datasets.map`, one bar each; for a few
+    # hundred conversations they flash by and bury the training bar.
+    with datasets_bars_off():
         trainer = SFTTrainer(model=prepare_model(model, config), args=config, train_dataset=train_dataset,
                              processing_class=tokenizer, callbacks=[monitor, *callbacks])
     # Trainer adds one of these itself (which one depends on notebook and disable_tqdm);
@@ -89,17 +76,10 @@ def save_for_chat(trainer, path) -> Path:
     exact template goes back before saving: it lands in `chat_template.jinja`. The eos token
     and the generation config already say `<|im_end|>` (set through `SFTConfig.eos_token`).
     """
-    from transformers.utils import logging as hf_logging
-
     path = Path(path)
     trainer.processing_class.chat_template = inference_template()
-    # transformers' "Writing model shards" bar is a widget in a notebook, and a saved notebook
-    # keeps only its first text ("0%"); the folder listing says more.
-    bars = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
+    # A saved notebook keeps only the "Writing model shards" bar's first text ("0%"); the
+    # folder listing says more.
+    with transformers_bars_off():
         trainer.save_model(str(path))
-    finally:
-        if bars:
-            hf_logging.enable_progress_bar()
     return path
