@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.course-installed
 # thread buys nothing and, with a kernel or a grading job beside it on 2 cores, costs 5-10x.
 OFFLINE := COURSE_OFFLINE=1 HF_HUB_OFFLINE=1 TRANSFORMERS_NO_ADVISORY_WARNINGS=1 OMP_NUM_THREADS=1
 
-.PHONY: setup lab test exercises grade nano bench timings colab clean-venv
+.PHONY: setup lab test exercises outputs grade nano bench timings colab clean-venv
 
 setup: $(STAMP)
 
@@ -31,6 +31,11 @@ test: setup
 
 exercises: setup
 	$(BIN)/python scripts/make_exercises.py
+
+# Re-run every notebook and solution offline and store the outputs (after changing one of them,
+# or the nano assets); then `make exercises timings`.
+outputs: setup
+	$(BIN)/python scripts/store_outputs.py
 
 grade: setup
 	$(OFFLINE) $(BIN)/course-grade $(SUBMISSIONS) --out gradebook.csv --report report.html --jobs 2

@@ -16,7 +16,8 @@ Figures (the last line prints them as key=value), with the floors of the foundat
     tool_call         instruct, given tools=[get_weather], emits a valid
                       <tool_call> with name get_weather and the right city       >= 0.90
     tool_answer       after the tool's result is appended, the final answer
-                      repeats it (lesson 06's loop; no floor here)
+                      repeats it (one step of lesson 06's loop; no floor here)
+    tool_call_3tools  tool_call with lesson 06's three example tools offered (no floor)
     assets_mb         both model folders and data/ on disk                        <= 20
     load_s            load both models and tokenizers, generate once             <= 3
                       (after the library's own imports, which import_s times)
@@ -35,6 +36,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from course_utils import world
+from course_utils.tools import EXAMPLE_TOOLS
 
 ASSETS = Path(__file__).resolve().parents[1] / "course_utils" / "assets"
 MAX_NEW = 48
@@ -103,9 +105,9 @@ def parse_call(text: str):
         return None
 
 
-def tool_scores(model, tokenizer, rows, im_end: int) -> tuple[float, float, list]:
+def tool_scores(model, tokenizer, rows, im_end: int, tools=(world.get_weather,)) -> tuple[float, float, list]:
     """(right call rate, final-answer rate, failures) on held-out weather questions."""
-    tools = [world.get_weather]
+    tools = list(tools)
     prompts = [chat_prompt(tokenizer, r["question"], tools=tools) for r in rows]
     calls = [parse_call(tokenizer.decode(n)) for n in generate(model, tokenizer, prompts, stop_id=im_end)]
     right = [c == ("get_weather", {"city": r["city"]}) for c, r in zip(calls, rows)]
@@ -169,6 +171,8 @@ def main(argv=None) -> None:
     figures["instruct_stop"], figures["instruct_correct"], wrong = chat_scores(instruct, tok, questions, im_end)
     figures["tool_call"], figures["tool_answer"], bad_calls = tool_scores(
         instruct, tok, read_jsonl(data / "weather_heldout.jsonl"), im_end)
+    figures["tool_call_3tools"], _, _ = tool_scores(instruct, tok, read_jsonl(data / "weather_heldout.jsonl"),
+                                                    im_end, tools=EXAMPLE_TOOLS)
     figures["assets_mb"] = folder_mb(a / "nano-smollm2-base", a / "nano-smollm2-instruct", data)
 
     for question, reply in (wrong + bad_calls)[:8]:

@@ -235,12 +235,33 @@ QUESTIONS_HELDOUT = {
 }
 
 # --- The weather tool --------------------------------------------------------------------
-CONDITIONS = ["sunny", "cloudy", "rainy", "windy", "snowy", "foggy", "stormy", "clear"]
+# What each weather word means. The tool's results are random, so without these facts the
+# eight words would be interchangeable everywhere in the corpus, their embeddings would drift
+# together, and a model could not tell which one it is meant to copy from a tool result.
+CONDITION_MEANINGS = {
+    "sunny": "the sun shines all day", "cloudy": "grey clouds cover the sky",
+    "rainy": "you need an umbrella", "windy": "the wind blows hard",
+    "snowy": "snow falls on the streets", "foggy": "you cannot see far",
+    "stormy": "there is thunder and lightning", "clear": "there is not a single cloud",
+}
+CONDITIONS = list(CONDITION_MEANINGS)
+CONDITION_STATEMENTS = [
+    "when it is {condition}, {meaning}",
+    "{condition} weather means that {meaning}",
+    "if {meaning}, the weather is {condition}",
+    "on a {condition} day, {meaning}",
+]
 
 
 def weather_report(condition: str, temperature: int) -> str:
-    """The text the weather tool returns, e.g. "sunny, 21°C"."""
-    return f"{condition}, {temperature}°C"
+    """The text the weather tool returns, e.g. "21°C and sunny".
+
+    The condition comes last on purpose: byte-level BPE writes a word at the start of a line
+    ("sunny") and after a space (" sunny") as different tokens, so a reply that repeats
+    "sunny, 21°C" from a tool turn would have to translate the word, not copy it. Temperatures
+    stay at or above 0 for the same reason ("-4" and " -4" differ in their first token).
+    """
+    return f"{temperature}°C and {condition}"
 
 
 def get_weather(city: str) -> str:
@@ -252,12 +273,12 @@ def get_weather(city: str) -> str:
     """
     # A stable hash, so a lesson shows the same weather on every run and every machine.
     h = zlib.crc32(city.strip().lower().encode())
-    return weather_report(CONDITIONS[h % len(CONDITIONS)], (h // 8) % 36 - 5)
+    return weather_report(CONDITIONS[h % len(CONDITIONS)], (h // 8) % 36)
 
 
 def random_weather(rng: random.Random) -> str:
     """A random tool result for training, so the model copies results instead of memorising."""
-    return weather_report(rng.choice(CONDITIONS), rng.randint(-5, 35))
+    return weather_report(rng.choice(CONDITIONS), rng.randint(0, 35))
 
 
 WEATHER_QUESTIONS_TRAIN = [  # used with `question()`'s prefixes and suffixes too
@@ -284,6 +305,16 @@ WEATHER_ANSWERS = [
     "Right now it is {result} in {city}.",
     "In {city} it is currently {result}.",
     "{city} reports {result}.",
+]
+# A tool that fails: lesson 06's loop hands the error back as the tool's result, in this form.
+WEATHER_ERRORS = [
+    "Error: get_weather raised ConnectionError: the weather service did not answer",
+    "Error: get_weather raised TimeoutError: no answer after 5 seconds",
+    "Error: get_weather raised RuntimeError: the weather service is down",
+]
+WEATHER_FAILURE_ANSWERS = [
+    "Sorry, I could not get the weather in {city}: the weather tool failed.",
+    "The weather tool did not work, so I don't know the weather in {city}.",
 ]
 # Replies to a weather question when no tool is available.
 NO_TOOL_WEATHER_ANSWERS = [

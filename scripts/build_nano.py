@@ -45,9 +45,9 @@ N_DOCUMENTS = 40_000           # pretraining documents, ~2M tokens
 N_SFT_CONVERSATIONS = 8_000    # instruct SFT mix (chat, tool use, weather without a tool)
 N_LESSON_CONVERSATIONS = 400   # conversations.jsonl, for lesson 05's own SFT of the base
 VOCAB_SIZE = 1536              # an upper bound: BPE stops when no pair occurs twice
-PRETRAIN = train.Schedule(steps=1200, batch_size=32, lr=3e-3)
+PRETRAIN = train.Schedule(steps=1000, batch_size=32, lr=3e-3)
 PRETRAIN_SEQ_LEN = 128
-SFT = train.Schedule(steps=800, batch_size=16, lr=2e-3)
+SFT = train.Schedule(steps=3600, batch_size=16, lr=2e-3)
 ASSETS = ROOT / "course_utils" / "assets"
 
 

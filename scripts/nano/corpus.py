@@ -17,11 +17,15 @@ from transformers.utils import get_json_schema
 from transformers.utils.chat_template_utils import render_jinja_template
 
 from course_utils import world
+from course_utils.tools import convert_temperature, get_capital
 
 TEMPLATES = Path(world.__file__).parent / "assets" / "templates"
 DEFAULT_TEMPLATE = (TEMPLATES / "smollm2_instruct.jinja").read_text()
 TOOL_TEMPLATE = (TEMPLATES / "hermes_tool_use.jinja").read_text()
 WEATHER_TOOL = get_json_schema(world.get_weather)
+# Lesson 06 offers these too; the model sees them in its tool list but is not taught to call
+# them, so it learns to pick get_weather out of a list rather than to expect it alone.
+OTHER_TOOLS = [get_json_schema(get_capital), get_json_schema(convert_temperature)]
 
 
 # --- Pretraining documents ----------------------------------------------------------------
@@ -45,7 +49,6 @@ def _country_profile(rng):
     fact = world.facts("capital")[list(world.COUNTRIES).index(country)]
     lines = [f"{country} is a country in the small world."]
     lines += [_statement(rng, fact) for _ in range(rng.randint(1, 3))]
-    lines.append(f"Today the weather in {fact.answer} is {world.random_weather(rng)}.")
     return " ".join(lines)
 
 
@@ -54,25 +57,36 @@ def _sums_worksheet(rng):
     return "Sums.\n" + "\n".join(_statement(rng, rng.choice(sums)) for _ in range(rng.randint(4, 8)))
 
 
-# The next two kinds repeat a random city and a random weather report later in the text. Only
-# copying from the context predicts the repeat, so pretraining grows the attention heads that
-# copy, which the instruct model needs to put the user's city into its tool call and the tool's
-# result into its answer.
+# The next two kinds report a random city's random weather, then repeat it. Only copying from
+# the context predicts the repeat, so pretraining grows the attention heads that copy, which
+# the instruct model needs to put the user's city into its tool call and the tool's result
+# into its answer. Reports come first as "City:" and the result on a line of its own, as a
+# tool response shows them; "The weather in City is ..." always repeats a report, so the model
+# never learns to guess what follows it.
 def _weather_bulletin(rng):
-    reports = [(c, world.random_weather(rng)) for c in rng.sample(world.CITIES, rng.randint(2, 5))]
+    reports = [(c, world.random_weather(rng)) for c in rng.sample(world.CITIES, rng.randint(1, 4))]
     city, result = rng.choice(reports)
-    return ("Weather report.\n" + "\n".join(f"{c}: {r}." for c, r in reports)
-            + f"\n{rng.choice(world.WEATHER_ANSWERS).format(city=city, result=result)}")
+    return ("Weather report.\n" + "".join(f"{c}:\n{r}\n" for c, r in reports)
+            + rng.choice(world.WEATHER_ANSWERS).format(city=city, result=result))
 
 
 def _travel_diary(rng):
     name, city, result = rng.choice(world.NAMES), rng.choice(world.CITIES), world.random_weather(rng)
-    return (f"{name} travelled to {city}. The weather in {city} was {result}. "
+    return (f"{name} travelled to {city}, where it was {result}. "
             f"{name} wrote home: \"I am in {city} and it is {result} here.\"")
 
 
+def _weather_words(rng):
+    sentences = []
+    for condition in rng.sample(world.CONDITIONS, rng.randint(2, 4)):
+        text = rng.choice(world.CONDITION_STATEMENTS).format(
+            condition=condition, meaning=world.CONDITION_MEANINGS[condition])
+        sentences.append(text[0].upper() + text[1:] + ".")
+    return " ".join(sentences)
+
+
 DOCUMENT_KINDS = [(_fact_paragraph, 5), (_country_profile, 2), (_sums_worksheet, 2),
-                  (_weather_bulletin, 1), (_travel_diary, 1)]
+                  (_weather_bulletin, 2), (_travel_diary, 1), (_weather_words, 1)]
 
 
 def pretraining_documents(seed: int, n_docs: int) -> list[str]:
@@ -109,16 +123,29 @@ def chat_conversation(rng: random.Random) -> dict:
 
 
 def _weather_turns(rng: random.Random) -> list[dict]:
-    """User asks -> assistant calls get_weather -> tool answers -> assistant repeats the result."""
+    """User asks -> assistant calls get_weather -> tool answers -> assistant repeats the result
+    (or, now and then, says that the tool failed)."""
     city = rng.choice(world.CITIES)
-    result = world.random_weather(rng)
     call = {"type": "function", "function": {"name": "get_weather", "arguments": {"city": city}}}
+    if rng.random() < 0.06:
+        result = rng.choice(world.WEATHER_ERRORS)
+        answer = rng.choice(world.WEATHER_FAILURE_ANSWERS).format(city=city)
+    else:
+        result = world.random_weather(rng)
+        answer = rng.choice(world.WEATHER_ANSWERS).format(city=city, result=result)
     return [
         {"role": "user", "content": world.question(rng.choice(world.WEATHER_QUESTIONS_TRAIN).format(city=city), rng)},
         {"role": "assistant", "tool_calls": [call]},
         {"role": "tool", "content": result},
-        {"role": "assistant", "content": rng.choice(world.WEATHER_ANSWERS).format(city=city, result=result)},
+        {"role": "assistant", "content": answer},
     ]
+
+
+def _tool_list(rng: random.Random) -> list[dict]:
+    """get_weather, half the time alone, otherwise among lesson 06's other tools."""
+    tools = [WEATHER_TOOL] + [t for t in OTHER_TOOLS if rng.random() < 0.5]
+    rng.shuffle(tools)
+    return tools
 
 
 def tool_conversation(rng: random.Random) -> dict:
@@ -127,7 +154,7 @@ def tool_conversation(rng: random.Random) -> dict:
     messages = _system(rng, p=0.2)
     for _ in range(rng.choice([1, 1, 1, 2])):
         messages += _weather_turns(rng) if rng.random() < 0.75 else _fact_turn(rng)
-    return {"messages": messages, "tools": [WEATHER_TOOL]}
+    return {"messages": messages, "tools": _tool_list(rng)}
 
 
 def no_tool_weather_conversation(rng: random.Random) -> dict:
