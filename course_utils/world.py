@@ -292,6 +292,16 @@ WEATHER_QUESTIONS_TRAIN = [  # used with `question()`'s prefixes and suffixes to
     "is it cold in {city} right now?",
     "how warm is it in {city}?",
     "what is the weather like today in {city}?",
+    # More ways to ask, so that "weather" and a city, not one wording, is what calls the tool.
+    "can you find out the weather in {city}?",
+    "I'm flying to {city} tomorrow. how is the weather there?",
+    "check the weather for {city}, please.",
+    "what's it like outside in {city}?",
+    "I'd like to know the weather in {city}.",
+    "is it raining in {city}?",
+    "we are visiting {city} this week; what's the weather like there?",
+    "how hot is it in {city} now?",
+    "get me the weather report for {city}.",
 ]
 WEATHER_QUESTIONS_HELDOUT = [
     "Could you check the current weather for {city}?",

@@ -86,7 +86,7 @@ def _weather_words(rng):
 
 
 DOCUMENT_KINDS = [(_fact_paragraph, 5), (_country_profile, 2), (_sums_worksheet, 2),
-                  (_weather_bulletin, 2), (_travel_diary, 1), (_weather_words, 1)]
+                  (_weather_bulletin, 2), (_travel_diary, 1), (_weather_words, 2)]
 
 
 def pretraining_documents(seed: int, n_docs: int) -> list[str]:

@@ -20,16 +20,21 @@ IGNORE = -100  # label value the loss skips
 def model_config(vocab_size: int) -> LlamaConfig:
     """SmolLM2-135M's architecture, shrunk ~150x.
 
-    Kept from SmolLM2: Llama blocks, RMSNorm, SiLU MLP, rope_theta 1e5, tied input/output
-    embeddings, grouped-query attention (here 4 query heads share 2 key/value heads; SmolLM2 has
-    9 and 3), head size 32. Shrunk: hidden 576 -> 128, 30 layers -> 4, FFN 1536 -> 384,
-    vocabulary 49,152 -> ~1.1k.
+    Kept from SmolLM2: Llama blocks, RMSNorm, SiLU MLP, rope_theta 1e5, grouped-query attention
+    (here 4 query heads share 2 key/value heads; SmolLM2 has 9 and 3), head size 32. Shrunk:
+    hidden 576 -> 128, 30 layers -> 4, FFN 1536 -> 384, vocabulary 49,152 -> ~1.4k.
+
+    Changed: the input and output embeddings are separate matrices (SmolLM2 ties them). The eight
+    weather words are random wherever they occur, so as output vectors they are pulled together;
+    tied, their input vectors went with them (cosine 0.93 between words after SFT), and a copy
+    of "cloudy" from a tool result came out as whichever word the reply's wording favoured. The
+    cost is 180k parameters, 0.7 MB.
     """
     return LlamaConfig(
         vocab_size=vocab_size, hidden_size=128, intermediate_size=384,
         num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2,
         max_position_embeddings=1024, rope_theta=100000.0, rms_norm_eps=1e-5,
-        tie_word_embeddings=True, bos_token_id=0, eos_token_id=0, pad_token_id=None,
+        tie_word_embeddings=False, bos_token_id=0, eos_token_id=0, pad_token_id=None,
     )
 
 
