@@ -38,6 +38,9 @@ from colab_header import colab_url, project_info  # noqa: E402  (scripts/ is not
 NOTEBOOKS = ROOT / "notebooks"
 COURSE_MAP = ROOT / "docs" / "course_map.json"
 TIMES = ROOT / "docs" / "lesson_times.json"
+# The conditions of `make test` and of the stored outputs: offline, and no GPU even where one exists.
+OFFLINE_ENV = {"COURSE_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": "",
+               "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1"}
 README = ROOT / "README.md"
 START, END = "<!-- course-map:start -->", "<!-- course-map:end -->"
 CORES = 2
@@ -98,19 +101,27 @@ def restrict_to_cores(n: int) -> int:
     return os.cpu_count() or n
 
 
-def time_notebook(path: Path, cell_timeout: int = CELL_TIMEOUT_S) -> float:
-    """Seconds to run every cell of `path` in a fresh kernel. Raises on a cell error."""
+def run_notebook(nb, folder: Path, cell_timeout: int = CELL_TIMEOUT_S) -> float:
+    """Run every cell of the notebook `nb` in a fresh kernel, filling in its outputs; seconds
+    taken. Raises on a cell error. scripts/store_outputs.py runs notebooks with this too."""
     import nbclient
-    import nbformat
 
-    nb = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(
         nb, timeout=cell_timeout, kernel_name="python3",
+        # No per-cell timestamps, so a stored notebook re-run unchanged shows no diff.
+        record_timing=False,
         # The kernel's working directory is the notebook's folder, as in JupyterLab.
-        resources={"metadata": {"path": str(path.parent)}})
+        resources={"metadata": {"path": str(folder)}})
     start = time.perf_counter()
     client.execute()
     return time.perf_counter() - start
+
+
+def time_notebook(path: Path, cell_timeout: int = CELL_TIMEOUT_S) -> float:
+    """Seconds to run every cell of `path` in a fresh kernel. Raises on a cell error."""
+    import nbformat
+
+    return run_notebook(nbformat.read(path, as_version=4), path.parent, cell_timeout)
 
 
 # --- the README table --------------------------------------------------------------------
@@ -207,8 +218,7 @@ def main(argv: list[str] | None = None) -> int:
             wanted = [s for s in present
                       if recorded.get(s, {}).get("code_sha256") != code_hash(NOTEBOOKS / f"{s}.ipynb")]
         # The same conditions as `make test`: offline, and no GPU even where one exists.
-        os.environ.update({"COURSE_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": "",
-                           "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1"})
+        os.environ.update(OFFLINE_ENV)
         cores = restrict_to_cores(CORES)
         cpu = cpu_model()
         for stem in wanted:

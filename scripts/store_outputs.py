@@ -14,16 +14,17 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from lesson_times import OFFLINE_ENV, run_notebook  # noqa: E402  (scripts/ is not a package)
 
 ROOT = Path(__file__).resolve().parent.parent
-OFFLINE = {"COURSE_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1",
-           "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
-CELL_TIMEOUT_S = 600
+# One thread: a stored output is then the same whatever machine made it, and the run is as
+# `make test`'s (see the Makefile).
+OFFLINE = {**OFFLINE_ENV, "OMP_NUM_THREADS": "1"}
 
 
 def store_outputs(path: Path) -> float:
@@ -32,13 +33,9 @@ def store_outputs(path: Path) -> float:
     A notebook that raises is left untouched on disk, so a failed run loses nothing.
     """
     nb = nbformat.read(path, as_version=4)
-    start = time.perf_counter()
-    # record_timing=False: no per-cell timestamps, so re-running an unchanged notebook leaves
-    # a diff only where an output really changed.
-    NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3", record_timing=False).execute(
-        cwd=str(path.parent))
+    seconds = run_notebook(nb, path.parent)
     nbformat.write(nb, path)
-    return time.perf_counter() - start
+    return seconds
 
 
 def main(argv: list[str] | None = None) -> int:
