@@ -23,8 +23,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --disable-pip-version-check -e .
 	@touch $(STAMP)
 
+# The whole repository is browsable (exercises/, solutions/); the start-here notebook opens first.
+# In a container you are often root, and JupyterLab refuses root unless told. LAB_ARGS: more
+# options, e.g. `make lab LAB_ARGS=--port=8899`.
 lab: setup
-	$(BIN)/jupyter lab notebooks/00_start_here.ipynb
+	$(BIN)/jupyter lab --ServerApp.root_dir=$(CURDIR) --LabApp.default_url=/lab/tree/notebooks/00_start_here.ipynb \
+	  $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 test: setup
 	$(OFFLINE) $(BIN)/python -m pytest

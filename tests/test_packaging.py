@@ -1,6 +1,12 @@
 """One set of pins, used everywhere: pyproject.toml is the source, the rest must agree."""
+import os
 import re
+import signal
+import socket
+import subprocess
+import time
 import tomllib
+import urllib.request
 from pathlib import Path
 
 from packaging.requirements import Requirement
@@ -52,3 +58,42 @@ def test_make_test_runs_the_whole_suite_offline():
     recipe = re.search(r"^test: setup\n\t(.+)$", makefile, re.M).group(1)
     assert "COURSE_OFFLINE" in recipe or "$(OFFLINE)" in recipe
     assert recipe.rstrip().endswith("-m pytest")  # no path or -k narrowing
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_make_lab_serves_the_start_here_notebook_from_the_repository_root(tmp_path):
+    port, token = _free_port(), "course-test"
+    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path), "BROWSER": "true"}
+    lab = subprocess.Popen(
+        ["make", "--no-print-directory", "lab",
+         f"LAB_ARGS=--port={port} --no-browser --ServerApp.token={token} --ip=127.0.0.1"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True)  # its own process group, so the server goes with it
+    api = f"http://127.0.0.1:{port}/api/contents/{{}}?token={token}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert lab.poll() is None, f"make lab exited: {lab.stdout.read()}"
+            try:
+                with urllib.request.urlopen(api.format("notebooks/00_start_here.ipynb"), timeout=5) as r:
+                    assert r.status == 200
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "JupyterLab did not answer within 120 s"
+                time.sleep(1)
+        with urllib.request.urlopen(api.format("exercises"), timeout=5) as r:
+            assert r.status == 200  # the repository is the root, not notebooks/
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/?token={token}", timeout=5) as r:
+            assert r.status == 200  # the server's front page is the start-here notebook
+            assert r.geturl().split("?")[0].endswith("/lab/tree/notebooks/00_start_here.ipynb"), r.geturl()
+    finally:
+        os.killpg(lab.pid, signal.SIGTERM)
+        try:
+            lab.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(lab.pid, signal.SIGKILL)
