@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
+from transformers import LlamaConfig
 
 IGNORE = -100  # label value the loss skips
 
@@ -28,7 +28,7 @@ def model_config(vocab_size: int) -> LlamaConfig:
     weather words are random wherever they occur, so as output vectors they are pulled together;
     tied, their input vectors went with them (cosine 0.93 between words after SFT), and a copy
     of "cloudy" from a tool result came out as whichever word the reply's wording favoured. The
-    cost is 180k parameters, 0.7 MB.
+    cost is 180k parameters, 0.7 MB per model.
     """
     return LlamaConfig(
         vocab_size=vocab_size, hidden_size=128, intermediate_size=384,
