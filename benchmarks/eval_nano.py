@@ -169,10 +169,9 @@ def main(argv=None) -> None:
     figures["base_fact"] = base_fact(base, base_tok, read_jsonl(data / "base_heldout_prompts.jsonl"))
     figures["base_chat_stop"], _, _ = chat_scores(base, base_tok, questions, im_end)
     figures["instruct_stop"], figures["instruct_correct"], wrong = chat_scores(instruct, tok, questions, im_end)
-    figures["tool_call"], figures["tool_answer"], bad_calls = tool_scores(
-        instruct, tok, read_jsonl(data / "weather_heldout.jsonl"), im_end)
-    figures["tool_call_3tools"], _, _ = tool_scores(instruct, tok, read_jsonl(data / "weather_heldout.jsonl"),
-                                                    im_end, tools=EXAMPLE_TOOLS)
+    weather = read_jsonl(data / "weather_heldout.jsonl")
+    figures["tool_call"], figures["tool_answer"], bad_calls = tool_scores(instruct, tok, weather, im_end)
+    figures["tool_call_3tools"], _, _ = tool_scores(instruct, tok, weather, im_end, tools=EXAMPLE_TOOLS)
     figures["assets_mb"] = folder_mb(a / "nano-smollm2-base", a / "nano-smollm2-instruct", data)
 
     for question, reply in (wrong + bad_calls)[:8]:

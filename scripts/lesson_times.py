@@ -217,7 +217,6 @@ def main(argv: list[str] | None = None) -> int:
         else:
             wanted = [s for s in present
                       if recorded.get(s, {}).get("code_sha256") != code_hash(NOTEBOOKS / f"{s}.ipynb")]
-        # The same conditions as `make test`: offline, and no GPU even where one exists.
         os.environ.update(OFFLINE_ENV)
         cores = restrict_to_cores(CORES)
         cpu = cpu_model()

@@ -2,14 +2,14 @@
 import os
 import re
 import signal
-import socket
 import subprocess
-import time
 import tomllib
 import urllib.request
 from pathlib import Path
 
 from packaging.requirements import Requirement
+
+from test_browser import _wait_for_server  # the same wait the browser tests use
 
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
@@ -60,35 +60,21 @@ def test_make_test_runs_the_whole_suite_offline():
     assert recipe.rstrip().endswith("-m pytest")  # no path or -k narrowing
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_make_lab_serves_the_start_here_notebook_from_the_repository_root(tmp_path):
-    port, token = _free_port(), "course-test"
-    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path), "BROWSER": "true"}
-    lab = subprocess.Popen(
-        ["make", "--no-print-directory", "lab",
-         f"LAB_ARGS=--port={port} --no-browser --ServerApp.token={token} --ip=127.0.0.1"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True)  # its own process group, so the server goes with it
-    api = f"http://127.0.0.1:{port}/api/contents/{{}}?token={token}"
+    token, log = "course-test", tmp_path / "lab.log"
+    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path)}
+    with open(log, "w") as log_file:
+        lab = subprocess.Popen(
+            ["make", "--no-print-directory", "lab",
+             f"LAB_ARGS=--ServerApp.port=0 --no-browser --IdentityProvider.token={token} --ServerApp.ip=127.0.0.1"],
+            cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+            start_new_session=True)  # its own process group, so the server goes with it
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert lab.poll() is None, f"make lab exited: {lab.stdout.read()}"
-            try:
-                with urllib.request.urlopen(api.format("notebooks/00_start_here.ipynb"), timeout=5) as r:
-                    assert r.status == 200
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, "JupyterLab did not answer within 120 s"
-                time.sleep(1)
-        with urllib.request.urlopen(api.format("exercises"), timeout=5) as r:
-            assert r.status == 200  # the repository is the root, not notebooks/
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/?token={token}", timeout=5) as r:
+        url = _wait_for_server(tmp_path, lab, log, token)
+        for path in ("notebooks/00_start_here.ipynb", "exercises"):  # the repository is the root
+            with urllib.request.urlopen(f"{url}/api/contents/{path}?token={token}", timeout=5) as r:
+                assert r.status == 200, path
+        with urllib.request.urlopen(f"{url}/?token={token}", timeout=5) as r:
             assert r.status == 200  # the server's front page is the start-here notebook
             assert r.geturl().split("?")[0].endswith("/lab/tree/notebooks/00_start_here.ipynb"), r.geturl()
     finally:
