@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import runtime
+from . import hub, runtime
 from .quiet import transformers_bars_off
 
 BASE_ID = "HuggingFaceTB/SmolLM2-135M"
@@ -48,13 +48,13 @@ def resolve(name: str) -> tuple[str, str]:
         return name, f"Using the local folder {name}."
     if name in NANO_STAND_INS.values():
         return str(nano_path(name)), f"Using the bundled {name}."
-    forced = runtime.offline_forced()
-    if not forced and runtime.hub_reachable():
-        return name, f"Using {name} from the Hugging Face Hub."
-    why = f"{forced}=1 is set" if forced else "the Hugging Face Hub is unreachable"
+    decision = hub.decision()
+    if decision.online:
+        return name, f"Using {name} from {decision.source}."
+    why = decision.reason
     if name not in NANO_STAND_INS:
         raise ModelUnavailable(
-            f"Cannot load {name!r}: {why}, and it has no bundled stand-in. "
+            f"Cannot load {name!r}: offline ({why}), and it has no bundled stand-in. "
             f"Available offline: {', '.join(NANO_STAND_INS)} (or their folders "
             f"{', '.join(NANO_STAND_INS.values())}), or a local folder path."
         )

@@ -1,4 +1,7 @@
-"""Where the course is running: device, training precision, Colab, Hub reachability, versions.
+"""Where the course is running: device, training precision, Colab, the Hub, versions.
+
+The Hub decision itself (endpoint, proxies, offline variables, made once per kernel) is
+`hub.decision()`; `describe()` reports it.
 
 One place decides the device and the precision (STYLE.md: take this from LLMs-from-scratch),
 so every lesson, script and benchmark agrees with what `describe()` prints.
@@ -8,15 +11,13 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import re
-import socket
 import sys
-import threading
 
 import torch
 
+from . import hub
+
 DISTRIBUTION = "chat-templates-course"
-HUB_HOST = "huggingface.co"
-_TRUTHY = {"1", "true", "yes", "on"}
 
 
 def training_precision(capability: tuple[int, int] | None) -> str:
@@ -64,38 +65,6 @@ def in_colab() -> bool:
     return "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
 
 
-def offline_forced() -> str | None:
-    """The environment variable that forces offline mode, or None when none does."""
-    for variable in ("COURSE_OFFLINE", "HF_HUB_OFFLINE"):
-        if os.environ.get(variable, "").strip().lower() in _TRUTHY:
-            return variable
-    return None
-
-
-def hub_reachable(timeout: float = 2.0) -> bool:
-    """Whether a TCP connection to the Hugging Face Hub opens within `timeout` seconds.
-
-    The probe runs in a daemon thread because name resolution (getaddrinfo) ignores socket
-    timeouts and can hang for tens of seconds on a machine without network; the caller gets
-    its answer after `timeout` at most either way.
-    """
-    if offline_forced():
-        return False
-    result: list[bool] = []
-
-    def probe() -> None:
-        try:
-            with socket.create_connection((HUB_HOST, 443), timeout=timeout):
-                result.append(True)
-        except OSError:
-            result.append(False)
-
-    thread = threading.Thread(target=probe, daemon=True)
-    thread.start()
-    thread.join(timeout)
-    return bool(result and result[0])
-
-
 def pinned_versions() -> dict[str, tuple[str, str | None]]:
     """For each library the course pins: (pinned spec, installed version or None)."""
     versions = {}
@@ -120,14 +89,7 @@ def describe() -> None:
           + (f" (compute capability {capability[0]}.{capability[1]})" if capability else ""))
     print(f"precision  : {device['precision']} (what the SFT lesson trains in here)")
     print(f"colab      : {'yes' if in_colab() else 'no'}")
-    forced = offline_forced()
-    if forced:
-        hub = f"offline ({forced}=1 is set): the bundled nano SmolLM2 pair is used"
-    elif hub_reachable():
-        hub = "reachable: the real SmolLM2-135M models are used"
-    else:
-        hub = "unreachable: the bundled nano SmolLM2 pair is used"
-    print(f"hub        : {hub}")
+    print(f"hub        : {hub.decision().summary()}")
     print("libraries  :")
     for name, (spec, installed) in sorted(pinned_versions().items()):
         flag = "" if installed and _satisfies(installed, spec) else "   <-- differs from the course pin"

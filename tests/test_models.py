@@ -1,11 +1,12 @@
 """models: the Hub when reachable, the bundled nano pair otherwise, always announced."""
 import pytest
 
-from course_utils import models, runtime
+from course_utils import hub, models
 
 @pytest.fixture
 def offline(monkeypatch):
     monkeypatch.setenv("COURSE_OFFLINE", "1")
+    monkeypatch.setattr(hub, "_decision", None)  # decide anew under this environment
 
 
 @pytest.mark.parametrize("hub_id", [models.BASE_ID, models.INSTRUCT_ID])
@@ -19,19 +20,19 @@ def test_forced_offline_loads_the_nano_stand_in_and_says_so(offline, capsys, hub
     assert tokenizer.convert_ids_to_tokens([0, 1, 2]) == ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 
 
+def _decided(monkeypatch, decision):
+    monkeypatch.setattr(hub, "_decision", decision)
+
+
 def test_unreachable_hub_falls_back_with_its_own_reason(monkeypatch, capsys):
-    monkeypatch.delenv("COURSE_OFFLINE", raising=False)
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr(runtime, "hub_reachable", lambda timeout=2.0: False)
+    _decided(monkeypatch, hub.HubDecision(False, hub.DEFAULT_ENDPOINT, "https://huggingface.co is unreachable: x"))
     source, line = models.resolve(models.INSTRUCT_ID)
     assert source.endswith("nano-smollm2-instruct")
-    assert "the Hugging Face Hub is unreachable" in line
+    assert line.startswith("Offline (https://huggingface.co is unreachable: x): using the bundled")
 
 
 def test_reachable_hub_uses_the_real_model(monkeypatch):
-    monkeypatch.delenv("COURSE_OFFLINE", raising=False)
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr(runtime, "hub_reachable", lambda timeout=2.0: True)
+    _decided(monkeypatch, hub.HubDecision(True, hub.DEFAULT_ENDPOINT, "answered"))
     assert models.resolve(models.INSTRUCT_ID) == (
         models.INSTRUCT_ID, f"Using {models.INSTRUCT_ID} from the Hugging Face Hub.")
 

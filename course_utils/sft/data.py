@@ -72,16 +72,13 @@ def _read_jsonl(path: Path) -> list[dict]:
 
 
 def use_bundled_data() -> tuple[bool, str]:
-    """Whether to use the bundled data, and why: the same decision `models.load_model` makes,
-    so the nano model always meets the nano data and SmolLM2 meets smoltalk."""
-    from .. import runtime
+    """Whether to use the bundled data, and why: the kernel's one Hub decision, the same one
+    `models.load_model` follows, so the nano model always meets the nano data and SmolLM2
+    meets smoltalk."""
+    from .. import hub
 
-    forced = runtime.offline_forced()
-    if forced:
-        return True, f"{forced}=1 is set"
-    if not runtime.hub_reachable():
-        return True, "the Hugging Face Hub is unreachable"
-    return False, "the Hugging Face Hub is reachable"
+    decision = hub.decision()
+    return not decision.online, decision.reason if not decision.online else f"from {decision.source}"
 
 
 def load_sft_data(split: str = "train", limit: int | None = None, path: str | Path | None = None):
@@ -107,7 +104,7 @@ def load_sft_data(split: str = "train", limit: int | None = None, path: str | Pa
     if limit is not None:
         dataset = dataset.select(range(min(limit, len(dataset))))
     dataset = dataset.map(to_sft_format, remove_columns=dataset.column_names)
-    print(f"[data] Using {SMOLTALK[0]} ({SMOLTALK[1]}, {split}) from the Hub: {len(dataset)} conversations.")
+    print(f"[data] Using {SMOLTALK[0]} ({SMOLTALK[1]}, {split}) {why}: {len(dataset)} conversations.")
     return dataset
 
 
@@ -121,23 +118,19 @@ class EvalQuestion:
 
 
 def load_eval_questions(limit: int | None = None) -> list[EvalQuestion]:
-    """Held-out questions for stop rate (and, offline, accuracy).
+    """Held-out questions with known answers, for stop rate and accuracy, online and offline.
 
-    Offline: the nano world's held-out question forms, never seen in training. Online: the
-    first user turn of each smoltalk everyday-conversations test conversation.
+    They are the nano world's held-out question forms (never in the nano training data), and
+    every one is a real-world fact (capitals, colours of things, small sums), so they measure
+    the real SmolLM2 trained on smoltalk as well as the nano model: a stop rate *and* an
+    accuracy on either path. (smoltalk's test conversations have no reference answers to
+    score, and their first turns are mostly greetings.)
     """
-    bundled, why = use_bundled_data()
-    if bundled:
-        rows = _read_jsonl(BUNDLED_HELDOUT)[:limit]
-        print(f"[eval] Offline ({why}): {len(rows)} held-out nano questions with known answers.")
-        return [EvalQuestion(r["question"], r.get("answer"), r.get("kind")) for r in rows]
-    from datasets import load_dataset
-
-    test = load_dataset(*SMOLTALK, split="test")
-    questions = [next(m["content"] for m in row["messages"] if m["role"] == "user") for row in test]
-    questions = questions[:limit]
-    print(f"[eval] {len(questions)} held-out questions: first user turns of {SMOLTALK[0]} (test).")
-    return [EvalQuestion(q) for q in questions]
+    rows = _read_jsonl(BUNDLED_HELDOUT)[:limit]
+    kinds = sorted({r.get("kind") for r in rows if r.get("kind")})
+    print(f"[eval] {len(rows)} held-out questions with known answers ({', '.join(kinds)}): "
+          "real-world facts, never in the nano training data.")
+    return [EvalQuestion(r["question"], r.get("answer"), r.get("kind")) for r in rows]
 
 
 def tokenize_for_training(tokenizer, messages: Sequence[Mapping]) -> dict:
