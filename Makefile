@@ -30,7 +30,21 @@ lab: setup
 	$(BIN)/jupyter lab --ServerApp.root_dir=$(CURDIR) --LabApp.default_url=/lab/tree/notebooks/00_start_here.ipynb \
 	  $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
-test: setup
+# The olah Hub mirror the tests run lessons against (tests/support/hub_mirror.py): its ~50 server
+# packages live in their own tool environment, never in the .venv learners install. Rebuilt from
+# scratch, only when the pins change.
+MIRROR_VENV  := .venv-mirror
+MIRROR_STAMP := $(MIRROR_VENV)/.mirror-installed
+.PHONY: mirror-tools
+mirror-tools: $(MIRROR_STAMP)
+
+$(MIRROR_STAMP): tests/support/mirror-requirements.txt
+	rm -rf $(MIRROR_VENV)
+	$(PYTHON) -m venv $(MIRROR_VENV)
+	$(MIRROR_VENV)/bin/pip install -q --disable-pip-version-check -r tests/support/mirror-requirements.txt
+	@touch $@
+
+test: setup mirror-tools
 	$(OFFLINE) $(BIN)/python -m pytest
 
 exercises: setup

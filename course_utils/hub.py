@@ -130,3 +130,8 @@ def decision(refresh: bool = False) -> HubDecision:
         if _decision is None or refresh:
             _decision = decide()
         return _decision
+
+
+def decision_made() -> HubDecision | None:
+    """The kernel's decision if a loader has made it already, else None (nothing is probed)."""
+    return _decision

@@ -1,0 +1,1 @@
+"""Test-only machinery (not shipped with the course): see `hub_mirror`."""

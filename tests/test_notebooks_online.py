@@ -1,0 +1,65 @@
+"""Every lesson and solution runs online: the path Colab and laptop learners take.
+
+The Hub here is olah serving the course's repos under their real ids (the nano pair laid out as
+the real SmolLM2 repos are, and a smoltalk-shaped dataset), in a network namespace of its own
+(see tests/support/hub_mirror.py). Each notebook runs from a fresh kernel in that namespace
+with HF_ENDPOINT at the mirror and an empty Hugging Face cache, so every model, tokenizer and
+dataset is downloaded from it. A notebook passes when every cell runs, every load it
+announces came from the mirror, and the kernel's one Hub decision (which silent loads follow
+too) was made by the notebook and is "reachable": a fallback to the bundled files fails here.
+"""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "solutions").glob("*.ipynb"))
+RUNNER = ROOT / "tests" / "support" / "execute_notebook.py"
+# What the loaders print (models.load_*, sft.load_sft_data) and what runtime.describe() prints.
+LOAD_LINE = re.compile(r"^\[(model|tokenizer|data)\] (.*)$", re.M)
+HUB_LINE = re.compile(r"^\[hub decision\].*$", re.M)
+FALLBACK = re.compile(r"Offline \(|bundled nano|offline \(")
+# The conditions of the offline run (scripts/lesson_times.OFFLINE_ENV), less the offline switches.
+RUN_ENV = {"MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "",
+           "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1"}
+
+
+def printed(nb) -> str:
+    """Everything the notebook's cells printed or displayed as text."""
+    texts = []
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            texts.append(output.get("text", ""))
+            texts.append(output.get("data", {}).get("text/plain", ""))
+            texts.extend(output.get("traceback", []))
+    return "\n".join(texts)
+
+
+def run_online(mirror, notebook: Path, out: Path) -> tuple[subprocess.CompletedProcess, str]:
+    env = {**mirror.env(), **RUN_ENV}
+    result = subprocess.run(mirror.command([sys.executable, RUNNER, notebook, out]), env=env,
+                            capture_output=True, text=True, timeout=1800)
+    return result, printed(nbformat.read(out, as_version=4)) if out.exists() else ""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[f"{p.parent.name}/{p.stem}" for p in NOTEBOOKS])
+def test_notebook_runs_online_from_the_hub_mirror(hub_mirror, notebook, tmp_path):
+    result, text = run_online(hub_mirror, notebook, tmp_path / notebook.name)
+    assert result.returncode == 0, f"{notebook.name} failed online:\n{result.stderr[-4000:]}"
+    source = f"from the Hub mirror {hub_mirror.endpoint} (HF_ENDPOINT)"
+    loads = LOAD_LINE.findall(text)
+    not_from_mirror = [f"[{kind}] {line}" for kind, line in loads if source not in line]
+    assert not not_from_mirror, f"{notebook.name}: loads that did not come from the mirror: {not_from_mirror}"
+    # The checks load their models silently; the kernel's one decision covers those loads too.
+    # (A notebook that loads nothing, such as the template exercises, never needs to make it.)
+    report = HUB_LINE.search(text)
+    assert report, f"{notebook.name}: the Hub report cell printed nothing"
+    assert report.group(0).endswith(f"reachable: the real SmolLM2-135M models come {source}"), report.group(0)
+    assert not (loads and "never made" in report.group(0)), report.group(0)
+    fallback = FALLBACK.search(text)
+    assert not fallback, f"{notebook.name} fell back to the bundled files: ...{text[max(0, fallback.start() - 200):fallback.end() + 200]}"
