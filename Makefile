@@ -20,7 +20,9 @@ $(STAMP): pyproject.toml
 	@# Colab and CUDA machines keep their own torch; elsewhere take the CPU build on local disk.
 	@if command -v nvidia-smi >/dev/null 2>&1; then echo "CUDA present: keeping pip's torch"; \
 	  else $(BIN)/pip install -q --disable-pip-version-check torch==2.13.0; fi
-	$(BIN)/pip install -q --disable-pip-version-check -e .
+	@# The base and every extra (lab: JupyterLab, kernel, widgets, plots; dev: tests, grading),
+	@# so a laptop and CI get pyproject.toml's exact pins for everything. Colab installs the base only.
+	$(BIN)/pip install -q --disable-pip-version-check -e ".[lab,dev]"
 	@touch $(STAMP)
 
 # The whole repository is browsable (exercises/, solutions/); the start-here notebook opens first.

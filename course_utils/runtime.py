@@ -66,19 +66,35 @@ def in_colab() -> bool:
 
 
 def pinned_versions() -> dict[str, tuple[str, str | None]]:
-    """For each library the course pins: (pinned spec, installed version or None)."""
-    versions = {}
+    """For each library the course pins: (pinned spec, installed version or None).
+
+    Every library of the base dependencies (what the lessons import) is listed, installed or
+    not. A library of an extra (`lab`: JupyterLab, kernel, widgets, plots; `dev`: tests and
+    grading) is listed only when it is installed, with the extra's pin, which for ipywidgets,
+    matplotlib and tqdm is the exact one behind the base's lower bound. On Colab the extras are
+    left out: the install cell installs the base only, and Colab keeps its own kernel, widgets
+    and plots on purpose, so their versions differ from the laptop pins without harm.
+    """
+    versions: dict[str, tuple[str, str | None]] = {}
+    from_extras: dict[str, tuple[str, str | None]] = {}
+    with_extras = not in_colab()
     for requirement in importlib.metadata.requires(DISTRIBUTION) or []:
-        match = re.match(r"^([A-Za-z0-9_.\-]+)\s*([^;]*)", requirement)
-        if not match or "extra ==" in requirement:
+        match = re.match(r"^([A-Za-z0-9_.\-]+)\s*([^;]*)(?:;(.*))?$", requirement)
+        if not match:
             continue
-        name, spec = match.group(1), match.group(2).strip()
+        name, spec, marker = match.group(1), match.group(2).strip(), match.group(3) or ""
+        in_extra = re.search(r"\bextra\s*==", marker) is not None
+        if in_extra and not with_extras:
+            continue
         try:
             installed = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             installed = None
-        versions[name] = (spec, installed)
-    return versions
+        if not in_extra:
+            versions[name] = (spec, installed)
+        elif installed is not None:
+            from_extras.setdefault(name, (spec, installed))
+    return {**versions, **from_extras}
 
 
 def describe() -> None:

@@ -12,11 +12,18 @@ setting widget values, without a browser. Stable CSS classes for browser tests:
 ``course-playground-catalog`` (dropdown), ``course-playground-add-generation-prompt``,
 ``course-playground-continue-final-message`` (checkboxes), ``course-playground-output`` (the
 rendering), ``course-playground-tokens``, ``course-playground-lint``, ``course-playground-error``.
+
+On Colab, creating a playground switches on Colab's custom widget manager (once per kernel),
+which Colab needs to draw ipywidgets 8 widgets, and the playground then shows itself through
+``display()``, the path on which Colab attaches that manager to the output. The install cell
+keeps Colab's own ipywidgets 7, so the playground works with 7 as well as with 8.
 """
 from __future__ import annotations
 
 import html
 import json
+import sys
+import warnings
 from dataclasses import dataclass, field
 
 import ipywidgets as widgets
@@ -35,6 +42,33 @@ DEFAULT_MESSAGES = [
 ]
 _CUSTOM = "(your template)"
 _TEXTAREA = widgets.Layout(width="100%", height="220px")
+_WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+_colab_widget_manager_enabled = False
+
+
+def _in_colab() -> bool:
+    """True inside a Colab kernel (the test the install cell makes, too)."""
+    return "google.colab" in sys.modules
+
+
+def _enable_colab_widget_manager() -> None:
+    """On Colab, switch on its custom widget manager, once per kernel; elsewhere do nothing.
+
+    Colab's built-in manager is made for the ipywidgets 7 that Colab ships; ipywidgets 8 widgets
+    (the laptop pin, or one a learner installs) are drawn by the custom manager only, which is
+    also what third-party widget libraries switch on over Colab's ipywidgets 7.
+    """
+    global _colab_widget_manager_enabled
+    if _colab_widget_manager_enabled or not _in_colab():
+        return
+    _colab_widget_manager_enabled = True
+    try:
+        from google.colab import output
+
+        output.enable_custom_widget_manager()
+    except Exception as exc:  # noqa: BLE001 - an unusual Colab must not stop the lesson
+        warnings.warn(f"could not enable Colab's custom widget manager ({type(exc).__name__}: {exc}); "
+                      "the playground may not show", RuntimeWarning, stacklevel=3)
 
 
 @dataclass
@@ -77,6 +111,7 @@ class Playground:
     """The playground's widgets and state. ``update()`` runs after every change."""
 
     def __init__(self, tokenizer=None, template: str | None = None, messages: list | None = None):
+        _enable_colab_widget_manager()
         self.tokenizer = tokenizer
         variables = dict(tokenizer.special_tokens_map) if tokenizer is not None else {}
         self.catalog_box = widgets.Dropdown(options=[_CUSTOM, *TEMPLATES], value=_CUSTOM, description="load")
@@ -102,6 +137,10 @@ class Playground:
                     self.generation_prompt_box, self.continue_box):
             box.observe(lambda _change: self.update(), names="value")
         self.update()
+        if _in_colab():
+            # Colab attaches its widget manager in a display() hook, which a cell's result
+            # (_repr_mimebundle_) bypasses; IPython calls this instead when it is present.
+            self._ipython_display_ = self._display
 
     @staticmethod
     def _html(css_class: str) -> widgets.HTML:
@@ -122,7 +161,21 @@ class Playground:
         return box
 
     def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
+        _enable_colab_widget_manager()
+        if hasattr(self.widget, "_repr_mimebundle_"):  # ipywidgets 8
+            return self.widget._repr_mimebundle_(**kwargs)
+        # ipywidgets 7 (what Colab ships) shows widgets only through _ipython_display_; this is
+        # the bundle it publishes there.
+        self.widget._handle_displayed(**kwargs)
+        plaintext = repr(self.widget)
+        return {"text/plain": plaintext if len(plaintext) <= 110 else plaintext[:110] + "…",
+                _WIDGET_VIEW: {"version_major": 2, "version_minor": 0, "model_id": self.widget.model_id}}
+
+    def _display(self, **kwargs) -> None:
+        from IPython.display import display
+
+        _enable_colab_widget_manager()
+        display(self.widget)
 
     def _load_reference(self, change) -> None:
         if change["new"] != _CUSTOM:

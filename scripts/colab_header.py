@@ -3,7 +3,10 @@
 Every notebook in notebooks/, solutions/ and exercises/ starts with
   1. a markdown cell holding an "Open In Colab" badge that points at the notebook's own path
      in the repository (the Repository URL of pyproject.toml, branch main);
-  2. the install cell, which installs the pinned course on Colab and does nothing elsewhere;
+  2. the install cell, which installs the pinned course on Colab and does nothing elsewhere.
+     It installs the plain distribution, never an extra: [project].dependencies is what the
+     lessons import, while JupyterLab, the kernel, pinned widgets/plots (extra `lab`) and the
+     test and grading stack (extra `dev`) are for laptops; Colab keeps its own;
 and the training lessons (05, 06) ask Colab for a T4 GPU runtime in their metadata.
 The contract is in docs/ARCHITECTURE.md ("Notebooks"); tests/test_colab.py checks it
 independently of this script.
@@ -71,7 +74,7 @@ def badge_markdown(repository: str, relpath: str) -> str:
 
 
 def install_source(name: str, repository: str) -> str:
-    """The install cell, exactly as docs/ARCHITECTURE.md gives it."""
+    """The install cell, exactly as docs/ARCHITECTURE.md gives it: the distribution, no extras."""
     return (
         "# On Colab, install the course with its pinned libraries; elsewhere this cell does nothing.\n"
         "import sys\n"

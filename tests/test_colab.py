@@ -17,6 +17,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parent.parent
 FOLDERS = ("notebooks", "solutions", "exercises")
@@ -27,6 +29,20 @@ with open(ROOT / "pyproject.toml", "rb") as _f:
     _PROJECT = tomllib.load(_f)["project"]
 DIST_NAME = _PROJECT["name"]
 REPOSITORY = _PROJECT["urls"]["Repository"].rstrip("/")
+
+# What Colab ships of its kernel, Jupyter, widget, plot and test stack, from its published pip
+# freeze (github.com/googlecolab/backend-info, pip-freeze.gpu.txt: Python 3.12, torch 2.10.0+cu128,
+# transformers 5.0.0). The install cell must accept each of these where it names the library at
+# all, so pip keeps Colab's own; the lesson libraries (transformers, trl, ...) it upgrades on purpose.
+COLAB_KEEPS = {
+    "torch": "2.10.0", "ipykernel": "6.17.1", "ipython": "7.34.0", "ipywidgets": "7.7.1",
+    "widgetsnbextension": "3.6.10", "jupyterlab-widgets": "3.0.16", "matplotlib": "3.10.0",
+    "matplotlib-inline": "0.2.1", "tqdm": "4.67.3", "notebook": "6.5.7", "jupyter-client": "7.4.9",
+    "jupyter-core": "5.9.1", "jupyter-server": "2.14.0", "nbformat": "5.10.4", "nbclient": "0.10.4",
+    "nbconvert": "7.17.0", "traitlets": "5.7.1", "tornado": "6.5.1", "pyzmq": "26.2.1", "pytest": "8.4.2",
+}
+# Not on Colab, and each would bring a second server or test stack beside Colab's.
+COLAB_LACKS = {"jupyterlab", "nbval"}
 
 
 def architecture_install_cell() -> str:
@@ -63,6 +79,35 @@ def test_architecture_install_cell_installs_this_project_from_its_repository():
     assert f'%pip install -q "{DIST_NAME} @ git+{REPOSITORY}"' in cell, (
         "the install cell in docs/ARCHITECTURE.md must install [project].name from "
         "[project.urls] Repository of pyproject.toml")
+
+
+def install_cell_requirement() -> Requirement:
+    match = re.search(r'%pip install -q "([^"]+)"', architecture_install_cell())
+    assert match, "the install cell no longer pip-installs one quoted requirement"
+    return Requirement(match.group(1))
+
+
+def test_install_cell_installs_the_plain_distribution_without_extras():
+    # The extras (`lab`: JupyterLab, ipykernel, exact widget/plot pins; `dev`: pytest, nbval, ...)
+    # are for laptops; on Colab they would replace Colab's own kernel and front end.
+    requirement = install_cell_requirement()
+    assert requirement.name == DIST_NAME and requirement.extras == set(), (
+        f"the install cell must install the plain {DIST_NAME}, not {requirement}")
+
+
+def test_what_the_install_cell_installs_leaves_colabs_kernel_widgets_and_plots_alone():
+    requirement = install_cell_requirement()
+    extras = _PROJECT.get("optional-dependencies", {})
+    installed = [Requirement(d) for d in _PROJECT["dependencies"]]
+    installed += [Requirement(d) for extra in requirement.extras for d in extras[extra]]
+    problems = []
+    for dependency in installed:
+        name = canonicalize_name(dependency.name)
+        if name in COLAB_LACKS:
+            problems.append(f"{dependency}: not on Colab, and not imported by any lesson")
+        elif name in COLAB_KEEPS and not dependency.specifier.contains(COLAB_KEEPS[name], prereleases=True):
+            problems.append(f"{dependency}: would replace Colab's {name} {COLAB_KEEPS[name]}")
+    assert not problems, "the Colab install cell installs:\n  " + "\n  ".join(problems)
 
 
 def test_course_has_notebooks_to_check():

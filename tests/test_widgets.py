@@ -3,9 +3,14 @@ from __future__ import annotations
 
 import json
 import random
+import sys
+import types
+import warnings
 
 import pytest
+from IPython.core.formatters import DisplayFormatter
 
+import course_utils.widgets as widgets_module
 from course_utils.templates import get_template, render_template
 from course_utils.widgets import DEFAULT_MESSAGES, Playground, playground
 from test_display import build_tiny_tokenizer, page_text
@@ -137,3 +142,83 @@ def test_it_displays_as_a_widget():
     bundle = playground()._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert isinstance(playground(), Playground)
+
+
+# --- Colab ----------------------------------------------------------------------------------
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def recording_colab_output(calls: list) -> types.ModuleType:
+    """A stand-in for google.colab.output whose enable_custom_widget_manager records its calls."""
+    output = types.ModuleType("google.colab.output")
+    output.enable_custom_widget_manager = lambda *args, **kwargs: calls.append((args, kwargs))
+    return output
+
+
+@pytest.fixture
+def fake_colab(monkeypatch):
+    """A Colab kernel, as far as the course can tell: google.colab is imported."""
+    calls: list = []
+    colab = types.ModuleType("google.colab")
+    colab.output = recording_colab_output(calls)
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    monkeypatch.setitem(sys.modules, "google.colab.output", colab.output)
+    monkeypatch.setattr(widgets_module, "_colab_widget_manager_enabled", False, raising=False)  # a new kernel
+    return calls
+
+
+@pytest.fixture
+def recorded_displays(monkeypatch):
+    import IPython.display
+
+    shown: list = []
+    monkeypatch.setattr(IPython.display, "display", lambda *objs, **kwargs: shown.extend(objs))
+    return shown
+
+
+def test_on_colab_the_playground_enables_colabs_widget_manager_once(fake_colab, recorded_displays):
+    first = playground()
+    DisplayFormatter().format(first)
+    second = playground(template=get_template("chatml"))
+    DisplayFormatter().format(second)
+    assert fake_colab == [((), {})], "enable_custom_widget_manager() must run once per kernel on Colab"
+
+
+def test_on_colab_the_playground_shows_itself_through_display(fake_colab, recorded_displays):
+    # Colab attaches its widget manager to outputs in a display() hook; a cell's result bypasses it.
+    pg = playground()
+    assert DisplayFormatter().format(pg) == ({}, {})  # IPython handed the display to the playground
+    assert recorded_displays == [pg.widget]
+
+
+def test_off_colab_nothing_touches_colabs_widget_manager(monkeypatch, recorded_displays):
+    calls: list = []
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    monkeypatch.setitem(sys.modules, "google.colab.output", recording_colab_output(calls))
+    monkeypatch.setattr(widgets_module, "_colab_widget_manager_enabled", False, raising=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # nor tries google.colab and warns it failed
+        pg = playground()
+        data, _ = DisplayFormatter().format(pg)
+    assert calls == [] and recorded_displays == []
+    assert WIDGET_VIEW in data and not hasattr(pg, "_ipython_display_")
+
+
+def test_it_displays_with_ipywidgets_7_which_colab_ships():
+    # ipywidgets 7 widgets have no _repr_mimebundle_ (they display through _ipython_display_);
+    # the install cell keeps Colab's 7.7.1, so the playground must make the bundle itself.
+    class Widget7:
+        model_id = "model-7"
+
+        def __init__(self):
+            self.displayed = 0
+
+        def _handle_displayed(self, **kwargs):
+            self.displayed += 1
+
+    pg = playground()
+    pg.widget = Widget7()
+    bundle = pg._repr_mimebundle_()
+    assert bundle[WIDGET_VIEW] == {"version_major": 2, "version_minor": 0, "model_id": "model-7"}
+    assert "text/plain" in bundle and pg.widget.displayed == 1
