@@ -5,7 +5,8 @@ Every number here is an *estimate* from two rules of thumb, and the lesson says 
   precision (2 + 2 + 4 master + 4 + 4, or 4 + 4 + 4 + 4 with fp32 weights under autocast),
   plus activations, which grow with the tokens in a micro-batch;
 - compute: 6 N FLOP per trained token (forward 2N, backward 4N) plus attention, run at an
-  assumed fraction (MFU) of the GPU's dense 16-bit peak.
+  assumed fraction (MFU) of the GPU's dense 16-bit peak, or on a CPU at a FLOP rate per thread
+  measured on SmolLM2-135M (`CPU_TRAINING_FLOPS_PER_THREAD`).
 """
 from __future__ import annotations
 
@@ -104,13 +105,41 @@ def lora_memory_gb(n_params: int, bytes_per_frozen: float = 2.0, trainable_fract
 
 def training_seconds(shape: ModelShape, tokens: float, gpu: GPU, mfu: float, seq_len: int = 2048) -> float:
     """Time to train on `tokens` tokens: (6N + attention) FLOP per token at `mfu` of peak."""
-    flop = tokens * (6 * shape.n_params + shape.attention_flop_per_token(seq_len))
-    return flop / (gpu.peak_tflops * 1e12 * mfu)
+    return tokens * training_flop_per_token(shape, seq_len) / (gpu.peak_tflops * 1e12 * mfu)
+
+
+def training_flop_per_token(shape: ModelShape, seq_len: int) -> float:
+    """6N (forward 2N, backward 4N) plus attention at context `seq_len`."""
+    return 6 * shape.n_params + shape.attention_flop_per_token(seq_len)
+
+
+# Training FLOP/s a CPU sustains per thread torch uses, for the CPU time budget. Source: SFT of
+# SmolLM2-135M (134,515,008 parameters) with the CPU plan (one 1,024-token pack per optimizer
+# step, fp32, per-conversation attention) measured 9.5-13 s per step on 2 cores. A step is
+# 1,024 x (6N + attention at 1,024) = 1.04e12 FLOP; 47e9 per thread puts it at ~11 s on 2.
+CPU_TRAINING_FLOPS_PER_THREAD = 47e9
+
+
+def cpu_threads() -> int:
+    """Threads torch computes with (OMP_NUM_THREADS, else the cores)."""
+    import torch
+
+    return torch.get_num_threads()
+
+
+def cpu_seconds_per_step(shape: ModelShape, tokens_per_step: int, seq_len: int, threads: int | None = None) -> float:
+    """Estimated seconds per optimizer step on a CPU, scaled by threads (default: torch's).
+
+    `seq_len` is the pack length: attention is computed per conversation, so this is an
+    upper bound on its cost (attention is ~20% of a 135M step at 1,024 tokens).
+    """
+    flop = tokens_per_step * training_flop_per_token(shape, seq_len)
+    return flop / (CPU_TRAINING_FLOPS_PER_THREAD * (threads or cpu_threads()))
 
 
 def mfu(tokens_per_second: float, shape: ModelShape, seq_len: int, peak: float) -> float:
     """Model FLOP utilisation: achieved (6N + attention) FLOP/s over the dense peak."""
-    return tokens_per_second * (6 * shape.n_params + shape.attention_flop_per_token(seq_len)) / (peak * 1e12)
+    return tokens_per_second * training_flop_per_token(shape, seq_len) / (peak * 1e12)
 
 
 FULL_FT, FULL_FT_CHECKPOINTED, NEEDS_LORA = "full fine-tuning", "full FT + checkpointing", "LoRA / QLoRA"
