@@ -29,6 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
 
 import torch  # noqa: E402
 from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback  # noqa: E402
@@ -122,12 +123,11 @@ def architecture_throughput(shape: estimates.ModelShape, seq_len: int, steps: in
     """Tokens/s of the course recipe on a randomly initialised model of this shape, trained on
     random token sequences of exactly `seq_len` tokens (one per pack)."""
     from datasets import Dataset
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaForCausalLM
 
-    config = LlamaConfig(vocab_size=shape.vocab, hidden_size=shape.hidden, intermediate_size=shape.ffn,
-                         num_hidden_layers=shape.layers, num_attention_heads=shape.heads,
-                         num_key_value_heads=shape.kv_heads, max_position_embeddings=8192,
-                         rope_theta=100000.0, tie_word_embeddings=shape.tied, bos_token_id=0, eos_token_id=0)
+    from real_size import real_size_config
+
+    config = real_size_config(shape)
     model = LlamaForCausalLM(config)
     generator = torch.Generator().manual_seed(0)
     n_rows = steps * plan.tokens_per_step // seq_len + 64

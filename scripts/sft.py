@@ -46,6 +46,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--data", default=None, help="a JSONL file of conversations (default: bundled or smoltalk)")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N conversations")
     parser.add_argument("--capability", default="auto", help="'auto', 'cpu' or a CUDA capability like 7.5")
+    parser.add_argument("--cpu-budget-minutes", type=float, default=10,
+                        help="on a CPU, stop after about this many minutes of training (0: no budget)")
     parser.add_argument("--eval-limit", type=int, default=None, help="held-out questions to evaluate (0: none)")
     return parser.parse_args(argv)
 
@@ -66,13 +68,15 @@ def train(args, state) -> float:
     tokenizer, model = load(args.model, state)
     with state.main_process_first():  # rank 0 downloads and caches the data, the others reuse it
         dataset = sft.load_sft_data(limit=args.limit, path=args.data)
-    overrides = {"max_steps": args.max_steps}
+    plan = sft.plan_training(parse_capability(args.capability), shape=sft.shape_of(model),
+                             data_tokens=sft.count_training_tokens(tokenizer, dataset),
+                             cpu_budget_s=args.cpu_budget_minutes * 60 or None)
+    overrides = {"max_steps": args.max_steps} if args.max_steps > 0 else {}
     if args.epochs is not None:
         overrides["num_train_epochs"] = args.epochs
-    config = sft.sft_config_for(parse_capability(args.capability), model=model, output_dir=args.output_dir,
-                                **overrides)
+    config = sft.sft_config_for(plan=plan, output_dir=args.output_dir, **overrides)
     if state.is_main_process:
-        print(f"[plan] {sft.plan_training(parse_capability(args.capability), shape=sft.shape_of(model))}")
+        print(f"[plan] {plan}")
     trainer = sft.build_trainer(model, tokenizer, dataset, config, live_plot=False)
     start = time.perf_counter()
     trainer.train()

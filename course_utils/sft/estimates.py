@@ -113,11 +113,13 @@ def training_flop_per_token(shape: ModelShape, seq_len: int) -> float:
     return 6 * shape.n_params + shape.attention_flop_per_token(seq_len)
 
 
-# Training FLOP/s a CPU sustains per thread torch uses, for the CPU time budget. Source: SFT of
-# SmolLM2-135M (134,515,008 parameters) with the CPU plan (one 1,024-token pack per optimizer
-# step, fp32, per-conversation attention) measured 9.5-13 s per step on 2 cores. A step is
-# 1,024 x (6N + attention at 1,024) = 1.04e12 FLOP; 47e9 per thread puts it at ~11 s on 2.
-CPU_TRAINING_FLOPS_PER_THREAD = 47e9
+# Training FLOP/s a CPU sustains per thread torch uses, for the CPU time budget. Source:
+# benchmarks/bench_real_size.py, lesson 05's CPU plan (one 1,024-token pack per optimizer step,
+# fp32, per-conversation attention) on SmolLM2-135M's architecture (134,515,008 parameters):
+# 5.7-6.1 s per step after the first (the first, 10 s) on 2 quiet cores; 9.5-13 s were seen on
+# a loaded machine. A step is 1,024 x (6N + attention at 1,024) = 1.04e12 FLOP; 80e9 per thread
+# puts it at ~6.5 s on 2, a little over the quiet figure: a budget is better kept than overrun.
+CPU_TRAINING_FLOPS_PER_THREAD = 80e9
 
 
 def cpu_threads() -> int:

@@ -22,8 +22,8 @@ CPU recipe; with ~600k smoltalk tokens a GPU halves its step once, to 8,192 toke
 
 On a CPU `cpu_time` also estimates the time of a step from FLOPs (`estimates.cpu_seconds_per_step`)
 and, given a budget, caps the run with `max_steps`, or refuses (`NeedsGPU`) when not even
-`MIN_AFFORDABLE_STEPS` fit: a 135M model takes ~10 s a step on 2 cores, and over smoltalk the
-CPU recipe is ~3,000 steps, 8-9 hours.
+`MIN_AFFORDABLE_STEPS` fit: a 135M model takes ~6 s a step on 2 cores, and over smoltalk the
+CPU recipe is ~3,000 steps, about 5 hours.
 """
 from __future__ import annotations
 
@@ -139,7 +139,7 @@ def cpu_time(shape: ModelShape, sizing: StepSizing, data_tokens: int | None, bud
                        f"optimizer step on this CPU (estimated), so the {duration(budget_s)} budget buys "
                        f"{affordable} steps, too few to learn anything. Use {ALTERNATIVES}.")
     basis = (f"~{per_step:.2g} s per step, estimated: {sizing.tokens_per_step:,} tokens x (6N + attention) FLOP "
-             f"at {CPU_TRAINING_FLOPS_PER_THREAD / 1e9:.0f} GFLOP/s per thread x {threads} threads "
+             f"at {CPU_TRAINING_FLOPS_PER_THREAD / 1e9:.0f} GFLOP/s per thread x {threads} thread{'s' if threads != 1 else ''} "
              f"(the rate measured training SmolLM2-135M)")
     steps = None if data_tokens is None else sizing.steps(data_tokens)
     if steps is None or steps <= affordable:
