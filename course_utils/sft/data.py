@@ -110,7 +110,7 @@ def load_sft_data(split: str = "train", limit: int | None = None, path: str | Pa
 
 @dataclass(frozen=True)
 class EvalQuestion:
-    """A held-out question; `answer` is known for the nano world, None for smoltalk."""
+    """A held-out question, its known answer (None where there is none to score) and its kind."""
 
     question: str
     answer: str | None = None
