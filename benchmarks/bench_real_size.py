@@ -75,15 +75,6 @@ def lesson_05(steps: int, out: Path) -> dict:
     }
 
 
-def estimated_memory_gb(tokens_per_forward: int) -> float:
-    """The lesson's rule on this CPU run: 16 bytes/parameter + fp32 activations of one pack."""
-    from course_utils.sft import estimates
-
-    shape = estimates.SMOLLM2["135M"]
-    return (estimates.full_ft_memory_gb(shape.n_params)
-            + shape.activation_bytes_per_token(bytes_per_value=4) * tokens_per_forward / estimates.GB)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=4, help="optimizer steps to time (the first is left out)")
@@ -97,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     import real_size
     from support.hub_mirror import HubMirror, build_repos
 
-    from course_utils.sft import estimate_table
+    from course_utils.sft import estimate_table, estimates
 
     with tempfile.TemporaryDirectory(prefix="real-size-") as tmp:
         tmp = Path(tmp)
@@ -111,13 +102,15 @@ def main(argv: list[str] | None = None) -> int:
             subprocess.run(mirror.command([sys.executable, __file__, "--steps", str(args.steps), "--inner", result]),
                            env=env, check=True)
         figures = json.loads(result.read_text())
+    # The lesson's rule on this CPU run: 16 bytes/parameter + fp32 activations of one pack.
+    estimate_gb = estimates.full_ft_training_gb(estimates.SMOLLM2["135M"], figures["tokens_per_step"], bytes_per_value=4)
     print("\nThe lesson's estimate table (GPUs), 135M rows:")
     print("\n".join(line for line in str(estimate_table()).splitlines() if "135M" in line or "model" in line))
     print(f"\nparameters={figures['parameters']:,} threads={os.cpu_count()} tokens_per_step={figures['tokens_per_step']}")
     print(f"plan: full run {figures['full_run_steps']:,} steps, capped at max_steps={figures['max_steps']} "
           f"by the {CPU_BUDGET_S // 60}-minute CPU budget")
     print(f"first_step_s={figures['first_step_s']:.1f}")
-    print(f"peak_rss_gb={figures['peak_rss_gb']:.2f} estimated_gb={estimated_memory_gb(figures['tokens_per_step']):.2f}")
+    print(f"peak_rss_gb={figures['peak_rss_gb']:.2f} estimated_gb={estimate_gb:.2f}")
     print(f"stop_rate_after_{figures['steps']}_steps={figures['stop_rate']:.2f} (random weights: only that generation runs)")
     print(f"estimated_s_per_step={figures['estimated_s_per_step']:.1f}")
     print(f"real_size_s_per_step={figures['s_per_step']:.1f}")

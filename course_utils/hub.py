@@ -75,10 +75,10 @@ def endpoint() -> str:
 
 def proxy_for(url: str) -> str | None:
     """The proxy the environment names for `url` (None when none, or when NO_PROXY exempts it)."""
-    host = urllib.parse.urlsplit(url).hostname or ""
-    if urllib.request.proxy_bypass_environment(host):
+    parts = urllib.parse.urlsplit(url)
+    if urllib.request.proxy_bypass_environment(parts.hostname or ""):
         return None
-    return urllib.request.getproxies_environment().get(urllib.parse.urlsplit(url).scheme)
+    return urllib.request.getproxies_environment().get(parts.scheme)
 
 
 def probe(url: str, timeout: float = PROBE_TIMEOUT_S) -> str | None:

@@ -105,8 +105,7 @@ def report(label: str, figures: dict, shape: estimates.ModelShape) -> None:
         print(f"{label}_tokens_per_s={speed:.0f}")
         mfu = estimates.mfu(speed, shape, plan.max_length, peak) if peak else None
         print(f"{label}_mfu={mfu:.3f}" if mfu is not None else f"{label}_mfu=unknown peak for this GPU")
-    estimate = (estimates.full_ft_memory_gb(shape.n_params)
-                + shape.activation_bytes_per_token() * plan.max_length * plan.per_device_train_batch_size / estimates.GB)
+    estimate = estimates.full_ft_training_gb(shape, plan.max_length * plan.per_device_train_batch_size)
     print(f"{label}_peak_memory_gb={figures['peak_gb']:.2f} (estimate {estimate:.2f})")
     accuracy = "" if figures["accuracy"] is None else f" {label}_accuracy={figures['accuracy']:.2f}"
     print(f"{label}_stop_rate={figures['stop_rate']:.2f}{accuracy}")

@@ -16,16 +16,21 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from course_utils.hub import OFFLINE_VARIABLES
+
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+from lesson_times import OFFLINE_ENV  # noqa: E402  (scripts/ is not a package)
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "solutions").glob("*.ipynb"))
 RUNNER = ROOT / "tests" / "support" / "execute_notebook.py"
 # What the loaders print (models.load_*, sft.load_sft_data) and what runtime.describe() prints.
 LOAD_LINE = re.compile(r"^\[(model|tokenizer|data)\] (.*)$", re.M)
 HUB_LINE = re.compile(r"^\[hub decision\].*$", re.M)
 FALLBACK = re.compile(r"Offline \(|bundled nano|offline \(")
-# The conditions of the offline run (scripts/lesson_times.OFFLINE_ENV), less the offline switches.
-RUN_ENV = {"MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "",
-           "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1"}
+# The conditions of the offline run (scripts/lesson_times.OFFLINE_ENV, make test's one thread),
+# less the offline switches.
+RUN_ENV = {**{name: value for name, value in OFFLINE_ENV.items() if name not in OFFLINE_VARIABLES},
+           "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"}
 
 
 def printed(nb) -> str:

@@ -98,6 +98,13 @@ def full_ft_memory_gb(n_params: int) -> float:
     return BYTES_PER_PARAM_FULL_FT * n_params / GB
 
 
+def full_ft_training_gb(shape: ModelShape, micro_batch_tokens: int, bytes_per_value: int = 2) -> float:
+    """Full fine-tuning's memory: 16 bytes/parameter + the activations of one micro-batch
+    (16-bit values on a GPU; 4 for fp32 on a CPU)."""
+    activations = shape.activation_bytes_per_token(bytes_per_value) * micro_batch_tokens / GB
+    return full_ft_memory_gb(shape.n_params) + activations
+
+
 def lora_memory_gb(n_params: int, bytes_per_frozen: float = 2.0, trainable_fraction: float = 0.01) -> float:
     """Frozen 16-bit weights plus ~1% trainable adapter parameters at 16 bytes each."""
     return (bytes_per_frozen + BYTES_PER_PARAM_FULL_FT * trainable_fraction) * n_params / GB
@@ -152,7 +159,7 @@ def fit_method(shape: ModelShape, memory_gb: float, micro_batch_tokens: int) -> 
     """How full fine-tuning fits in `memory_gb`: as is, with gradient checkpointing, or not at all."""
     states = full_ft_memory_gb(shape.n_params)
     usable = HEADROOM * memory_gb
-    if states + shape.activation_bytes_per_token() * micro_batch_tokens / GB <= usable:
+    if full_ft_training_gb(shape, micro_batch_tokens) <= usable:
         return FULL_FT
     if states + shape.checkpointed_activation_bytes_per_token() * micro_batch_tokens / GB <= usable:
         return FULL_FT_CHECKPOINTED

@@ -27,14 +27,16 @@ import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from course_utils.hub import OFFLINE_VARIABLES
+from course_utils.models import BASE_ID, INSTRUCT_ID
+from course_utils.sft.data import SMOLTALK
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ASSETS = REPO_ROOT / "course_utils" / "assets"
 OLAH_CLI = REPO_ROOT / ".venv-mirror" / "bin" / "olah-cli"
 
-BASE_ID = "HuggingFaceTB/SmolLM2-135M"
-INSTRUCT_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
-SMOLTALK_ID = "HuggingFaceTB/smoltalk"
-SMOLTALK_CONFIG = "everyday-conversations"
+# The ids the course loads, from where the course defines them, so the mirror serves what it asks for.
+SMOLTALK_ID, SMOLTALK_CONFIG = SMOLTALK
 # The real base repos carry no chat template; applied to extra_models with these ids too.
 NO_TEMPLATE_IDS = {BASE_ID}
 
@@ -42,7 +44,6 @@ NO_TEMPLATE_IDS = {BASE_ID}
 CACHE_DIR = "olah-cache"  # olah's repos-path, seeded by build_repos
 RUN_DIR = "olah-run"      # config, log, and the fresh HF homes handed out by HubMirror.env
 
-OFFLINE_VARS = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE", "COURSE_OFFLINE")
 # Cache locations that would otherwise override the fresh HF_HOME; proxies, which nothing in the
 # namespace can reach (and the mirror needs none).
 DROPPED_VARS = ("HUGGINGFACE_HUB_CACHE", "TRANSFORMERS_CACHE", "HF_XET_CACHE", "HF_ASSETS_CACHE",
@@ -252,7 +253,7 @@ class HubMirror:
         """`base_env` (default os.environ) pointed at the mirror: HF_ENDPOINT, a new empty HF home
         per call (nothing from an earlier cache), and no offline switch."""
         env = dict(os.environ if base_env is None else base_env)
-        for var in (*OFFLINE_VARS, *DROPPED_VARS):
+        for var in (*OFFLINE_VARIABLES, *DROPPED_VARS):
             env.pop(var, None)
         home = Path(tempfile.mkdtemp(prefix="hf-home-", dir=self.run_dir))
         env.update(HF_ENDPOINT=self.endpoint, HF_HOME=str(home), HF_HUB_CACHE=str(home / "hub"),
