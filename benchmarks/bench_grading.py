@@ -14,7 +14,7 @@ every cell, errors allowed: the cost of running that notebook at all) and (b) gr
 The two figures are printed last, as key=value lines. Timings depend on how busy the machine
 is; run it on an otherwise idle one.
 
-Usage: COURSE_OFFLINE=1 HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_grading.py
+Usage: .venv/bin/python -m scripts.offline .venv/bin/python -m benchmarks.bench_grading
 """
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-ROOT = Path(__file__).resolve().parent.parent
+from scripts import ROOT
+
 # (corpus case, how many of the 30): right, wrong and broken submissions.
 CLASS_MIX = {
     "right": 8, "untouched": 4, "wrong": 6, "stray_prints": 4,

@@ -7,7 +7,7 @@ engines render the same text or both refuse the conversation. minijinja runs wit
 method emulation (``pycompat``); the count with it is printed too, as is the number of templates
 ``lint`` finds nothing in. Prints key=value lines; the last is ``portable_templates``.
 
-    python benchmarks/bench_portability.py [--corpus PATH] [--verbose]
+    python -m benchmarks.bench_portability [--corpus PATH] [--verbose]
 """
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ import argparse
 import collections
 import time
 
-from course_utils.compat_corpus import default_root, load_cases
 from course_utils.portability import cross_check, lint
 from course_utils.templates import fixed_clock
+from tests.support.compat_corpus import default_root, load_cases  # test support: not shipped with the course
 
 
 def check_case(case, pycompat=False):

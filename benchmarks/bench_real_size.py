@@ -14,7 +14,7 @@ plan's estimate, the peak resident memory beside the lesson's memory estimate (1
 parameter + activations, here in fp32 on CPU), and the lesson's estimate table's 135M rows.
 The last line is `real_size_s_per_step=`.
 
-    python benchmarks/bench_real_size.py [--steps 4]     # needs `make mirror-tools`
+    python -m benchmarks.bench_real_size [--steps 4]     # needs `make mirror-tools`
 """
 from __future__ import annotations
 
@@ -28,10 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "scripts"))
+from scripts import ROOT
 
 CPU_BUDGET_S = 10 * 60  # lesson 05's budget for training on a CPU
 EVAL_QUESTIONS = 4
@@ -85,8 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         args.inner.write_text(json.dumps(figures))
         return 0
 
-    import real_size
-    from support.hub_mirror import HubMirror, build_repos
+    from scripts import real_size
+    from tests.support.hub_mirror import HubMirror, build_repos
 
     from course_utils.sft import estimate_table, estimates
 
@@ -99,8 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         with HubMirror(tmp / "hub") as mirror:
             env = {**mirror.env(), "OMP_NUM_THREADS": str(os.cpu_count()), "CUDA_VISIBLE_DEVICES": ""}
             result = tmp / "figures.json"
-            subprocess.run(mirror.command([sys.executable, __file__, "--steps", str(args.steps), "--inner", result]),
-                           env=env, check=True)
+            inner = [sys.executable, "-m", "benchmarks.bench_real_size", "--steps", str(args.steps), "--inner", result]
+            subprocess.run(mirror.command(inner), env=env, check=True, cwd=ROOT)
         figures = json.loads(result.read_text())
     # The lesson's rule on this CPU run: 16 bytes/parameter + fp32 activations of one pack.
     estimate_gb = estimates.full_ft_training_gb(estimates.SMOLLM2["135M"], figures["tokens_per_step"], bytes_per_value=4)

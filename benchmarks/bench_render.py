@@ -5,7 +5,7 @@ chunk by chunk in alternating order, for several rounds, and keeps each one's be
 a noisy neighbour on a shared machine does not decide the result. Prints key=value lines; the last is
 ``ratio`` = apply_chat_template time / render_template time (>= 1.0: no slower than transformers).
 
-    python benchmarks/bench_render.py [--conversations 10000] [--rounds 3] [--chunk 250]
+    python -m benchmarks.bench_render [--conversations 10000] [--rounds 3] [--chunk 250]
 """
 from __future__ import annotations
 

@@ -17,26 +17,20 @@ on 2,048-token sequences and reports tokens/s and MFU: (6N + 12*L*H*T) FLOP per 
 the GPU's dense bf16 peak. Without a GPU that part prints `gpu=no GPU`.
 
 Prints key=value lines; the last is `ratio=` (course / default tokens per second).
-    python benchmarks/bench_sft.py [--steps 24] [--rounds 2] [--sweep]
+    python -m benchmarks.bench_sft [--steps 24] [--rounds 2] [--sweep]
 """
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 import warnings
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
+from transformers.utils import logging as hf_logging
 
-import torch  # noqa: E402
-from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback  # noqa: E402
-from transformers.utils import logging as hf_logging  # noqa: E402
-
-from course_utils import models, sft  # noqa: E402
-from course_utils.sft import estimates  # noqa: E402
+from course_utils import models, sft
+from course_utils.sft import estimates
 
 WARMUP = 3  # optimizer steps left out of the timing (allocator and kernel warm-up)
 OUT = "/tmp/bench_sft"
@@ -125,7 +119,7 @@ def architecture_throughput(shape: estimates.ModelShape, seq_len: int, steps: in
     from datasets import Dataset
     from transformers import LlamaForCausalLM
 
-    from real_size import real_size_config
+    from scripts.real_size import real_size_config
 
     config = real_size_config(shape)
     model = LlamaForCausalLM(config)

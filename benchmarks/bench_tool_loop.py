@@ -7,19 +7,19 @@ when the final answer contains get_weather's report for that city word for word 
 that invents a plausible report does not count).
 
 Floor (issue 7): 0.90. Prints `key=value` lines, the figure last:
-    COURSE_OFFLINE=1 HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_tool_loop.py
+    .venv/bin/python -m scripts.offline .venv/bin/python -m benchmarks.bench_tool_loop
 """
 from __future__ import annotations
 
 import argparse
 import json
 import time
-from pathlib import Path
 
 from course_utils import models, world
+from course_utils.assets import data_path
 from course_utils.tools import model_generator, run_tool_loop
 
-HELDOUT = Path(models.ASSETS) / "data" / "weather_heldout.jsonl"
+HELDOUT = data_path("weather_heldout.jsonl")
 MAX_STEPS = 3
 
 

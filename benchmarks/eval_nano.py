@@ -22,7 +22,7 @@ Figures (the last line prints them as key=value), with the floors of the foundat
     load_s            load both models and tokenizers, generate once             <= 3
                       (after the library's own imports, which import_s times)
 
-Usage: python benchmarks/eval_nano.py [--assets FOLDER]
+Usage: python -m benchmarks.eval_nano [--assets FOLDER]
 """
 from __future__ import annotations
 
@@ -36,9 +36,9 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from course_utils import world
+from course_utils.assets import ASSETS
 from course_utils.tools import EXAMPLE_TOOLS
 
-ASSETS = Path(__file__).resolve().parents[1] / "course_utils" / "assets"
 MAX_NEW = 48
 BATCH = 16
 TOOL_CALL = re.compile(r"<tool_call>\n(.*?)\n</tool_call>", re.DOTALL)

@@ -19,7 +19,10 @@ from dataclasses import dataclass
 
 from .display import show, visible
 
-__all__ = ["END_OF_TURN", "END_OF_TEXT", "Generation", "generate_text", "side_by_side", "SideBySide"]
+__all__ = [
+    "END_OF_TURN", "END_OF_TEXT", "Generation", "generate_text", "side_by_side", "SideBySide",
+    "stop_ids", "pad_token_id", "cut_at_stop", "as_generation",
+]
 
 END_OF_TURN = "<|im_end|>"  # ChatML's end of a turn: what an instruct model is trained to emit
 END_OF_TEXT = "<|endoftext|>"  # the end of a pretraining document
@@ -75,16 +78,54 @@ class Generation:
         return f"{show(self.text)._repr_html_()}<div><b>{html.escape(self.verdict)}</b></div>"
 
 
-def _stop_token(tokenizer, model, new_ids: list[int]) -> str | None:
-    """The special token that ended generation, or None when `max_new_tokens` cut it off."""
-    if not new_ids:
-        return None
-    last = tokenizer.convert_ids_to_tokens(new_ids[-1])
+def stop_ids(model, tokenizer) -> list[int]:
+    """The ids generation stops at: the model's own `generation_config.eos_token_id`.
+
+    A base SmolLM2 stops only at <|endoftext|>; TRL's `SFTConfig(eos_token="<|im_end|>")` adds
+    <|im_end|> in front. Stopping is the model's setting; ending the turn is what it learned.
+    The tokenizer's eos stands in when the config names none.
+    """
     eos = model.generation_config.eos_token_id
-    eos_ids = set(eos if isinstance(eos, (list, tuple)) else [eos]) - {None}
-    if new_ids[-1] in eos_ids or last in (END_OF_TURN, END_OF_TEXT):
-        return last
-    return None
+    eos = eos if isinstance(eos, (list, tuple)) else [eos]
+    ids = [i for i in eos if i is not None] or [tokenizer.eos_token_id]
+    return list(dict.fromkeys(ids))
+
+
+def pad_token_id(tokenizer, stops: list[int]) -> int:
+    """The id that pads finished or shorter rows: the tokenizer's pad token, else the first stop
+    id. A base tokenizer has no pad token, and without one `generate()` warns on every call;
+    setting one on the tokenizer would change what learners inspect, so it is passed instead."""
+    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stops[0]
+
+
+def cut_at_stop(tokenizer, ids: list[int], stops: list[int]) -> tuple[list[int], str | None]:
+    """The ids up to and including the first stop id, and the special token they end on
+    (None when `max_new_tokens` cut generation off).
+
+    A generation ended on a special token when its last token is a stop id, <|im_end|> or
+    <|endoftext|>. Finished rows of a batch are padded, possibly with <|im_end|> itself, so only
+    the first stop counts.
+    """
+    end = next((i + 1 for i, token_id in enumerate(ids) if token_id in stops), len(ids))
+    ids = ids[:end]
+    if not ids:
+        return ids, None
+    last = tokenizer.convert_ids_to_tokens(ids[-1])
+    ended = ids[-1] in stops or last in (END_OF_TURN, END_OF_TEXT)
+    return ids, last if ended else None
+
+
+def as_generation(tokenizer, prompt: str, ids: list[int], stops: list[int], max_new_tokens: int) -> Generation:
+    """A `Generation` from the ids generated after `prompt`, cut at the first stop."""
+    new_ids, stopped_by = cut_at_stop(tokenizer, ids, stops)
+    return Generation(
+        prompt=prompt,
+        new_ids=new_ids,
+        text=tokenizer.decode(new_ids, skip_special_tokens=False),
+        reply=tokenizer.decode(new_ids, skip_special_tokens=True),
+        stopped_by=stopped_by,
+        max_new_tokens=max_new_tokens,
+    )
 
 
 def generate_text(model, tokenizer, prompt: str, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS) -> Generation:
@@ -115,19 +156,11 @@ def generate_text(model, tokenizer, prompt: str, max_new_tokens: int = DEFAULT_M
             "first with tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)"
         )
     inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(model.device)
-    # A base tokenizer has no pad token; without one generate() warns on every call.
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    stops = stop_ids(model, tokenizer)
     with torch.no_grad():
-        output = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=pad_id)
-    new_ids = output[0, inputs["input_ids"].shape[1]:].tolist()
-    return Generation(
-        prompt=prompt,
-        new_ids=new_ids,
-        text=tokenizer.decode(new_ids, skip_special_tokens=False),
-        reply=tokenizer.decode(new_ids, skip_special_tokens=True),
-        stopped_by=_stop_token(tokenizer, model, new_ids),
-        max_new_tokens=max_new_tokens,
-    )
+        output = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
+                                pad_token_id=pad_token_id(tokenizer, stops))
+    return as_generation(tokenizer, prompt, output[0, inputs["input_ids"].shape[1]:].tolist(), stops, max_new_tokens)
 
 
 class SideBySide:

@@ -9,11 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import hub, runtime
+from .assets import model_dir
 from .quiet import transformers_bars_off
 
 BASE_ID = "HuggingFaceTB/SmolLM2-135M"
 INSTRUCT_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
-ASSETS = Path(__file__).parent / "assets"
 
 # Hub id -> the bundled folder that stands in for it offline.
 NANO_STAND_INS = {
@@ -29,7 +29,7 @@ class ModelUnavailable(LookupError):
 def nano_path(name: str) -> Path:
     """The bundled folder for a SmolLM2 Hub id or a nano folder name."""
     folder = NANO_STAND_INS.get(name, name)
-    path = ASSETS / folder
+    path = model_dir(folder)
     if folder not in NANO_STAND_INS.values() or not (path / "config.json").exists():
         raise ModelUnavailable(
             f"No bundled model for {name!r}. Bundled: "

@@ -13,8 +13,6 @@ import os
 import re
 import sys
 
-import torch
-
 from . import hub
 
 DISTRIBUTION = "chat-templates-course"
@@ -47,6 +45,8 @@ def training_precision(capability: tuple[int, int] | None) -> str:
 
 def device_summary() -> dict:
     """The device the course uses, its name, CUDA capability and training precision."""
+    import torch  # here, not at the top: importing runtime (or models) must stay light
+
     if torch.cuda.is_available():
         capability = torch.cuda.get_device_capability(0)
         return {

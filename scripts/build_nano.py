@@ -1,4 +1,4 @@
-"""Build the bundled nano SmolLM2 pair from nothing: `make nano`.
+"""Build the bundled nano SmolLM2 pair from nothing: `make nano` (`python -m scripts.build_nano`).
 
     corpus (course_utils/world.py -> text)      scripts/nano/corpus.py
     -> byte-level BPE tokenizer, ids 0/1/2 =     scripts/nano/tokenizer.py
@@ -14,7 +14,7 @@
 Every random choice is seeded (SEED below), so the corpus and the tokenizer are identical on
 every run; the trained weights are identical on the same machine and thread count.
 Time on 2 CPU cores: see BUILD_TIME below (measured with `time make nano`).
-Check the result with `benchmarks/eval_nano.py`.
+Check the result with `python -m benchmarks.eval_nano`.
 """
 from __future__ import annotations
 
@@ -24,20 +24,16 @@ import dataclasses
 import json
 import random
 import shutil
-import sys
 import time
 from pathlib import Path
 
 import torch
 from transformers import GenerationConfig, LlamaForCausalLM
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
-
-from nano import corpus  # noqa: E402
-from nano import tokenizer as nano_tokenizer  # noqa: E402
-from nano import train  # noqa: E402
+from course_utils.assets import ASSETS
+from scripts.nano import corpus
+from scripts.nano import tokenizer as nano_tokenizer
+from scripts.nano import train
 
 BUILD_TIME = "16 min on 2 CPU cores (2026-12-01: tokenizer 16 s, pretraining 204 s, SFT 709 s, 937 s in all)"
 SEED = 1234
@@ -48,7 +44,6 @@ VOCAB_SIZE = 1536              # an upper bound: BPE stops when no pair occurs t
 PRETRAIN = train.Schedule(steps=1000, batch_size=32, lr=3e-3)
 PRETRAIN_SEQ_LEN = 128
 SFT = train.Schedule(steps=3600, batch_size=16, lr=2e-3)
-ASSETS = ROOT / "course_utils" / "assets"
 
 
 def build_text(seed: int):

@@ -12,9 +12,9 @@ The contract is in docs/ARCHITECTURE.md ("Notebooks"); tests/test_colab.py check
 independently of this script.
 
 Usage:
-  python scripts/colab_header.py             # repair every notebook in the three folders
-  python scripts/colab_header.py --check     # exit 1 and name what is wrong, change nothing
-  python scripts/colab_header.py exercises/  # only these notebooks or folders
+  python -m scripts.colab_header             # repair every notebook in the three folders
+  python -m scripts.colab_header --check     # exit 1 and name what is wrong, change nothing
+  python -m scripts.colab_header exercises/  # only these notebooks or folders
 
 Running it twice changes nothing the second time: a notebook is rewritten only when its
 header differs from the contract, and the rest of the notebook (outputs included) is kept.
@@ -30,11 +30,13 @@ from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parent.parent
+from scripts import ROOT
+
 FOLDERS = ("notebooks", "solutions", "exercises")
 BRANCH = "main"
 # Lessons that train or run a model long enough that Colab's free GPU is worth asking for.
 GPU_LESSONS = ("05_", "06_")
+# What they ask for, in the notebook's metadata: a GPU runtime, and which GPU.
 GPU_METADATA = {"accelerator": "GPU", "colab": {"gpuType": "T4"}}
 
 # Fixed ids for the cells this script inserts, so that inserting is deterministic and a rerun
@@ -133,22 +135,20 @@ def apply_header(nb, relpath: str, name: str, repository: str) -> list[str]:
     #    learner Colab quota, so the others must not ask for one).
     stem = Path(relpath).stem
     md = nb.metadata
+    colab = md.get("colab") if isinstance(md.get("colab"), dict) else {}
+    asked = {key: colab[key] for key in GPU_METADATA["colab"] if key in colab}
     if wants_gpu(stem):
-        colab = md.get("colab") if isinstance(md.get("colab"), dict) else {}
-        if md.get("accelerator") != "GPU" or colab.get("gpuType") != "T4":
-            md["accelerator"] = "GPU"
-            md["colab"] = {**colab, "gpuType": "T4"}
+        if md.get("accelerator") != GPU_METADATA["accelerator"] or asked != GPU_METADATA["colab"]:
+            md["accelerator"] = GPU_METADATA["accelerator"]
+            md["colab"] = {**colab, **GPU_METADATA["colab"]}
             repairs.append("GPU runtime metadata added")
-    else:
-        if "accelerator" in md:
-            del md["accelerator"]
-            repairs.append("GPU runtime metadata removed (not a training lesson)")
-        if isinstance(md.get("colab"), dict) and "gpuType" in md["colab"]:
-            del md["colab"]["gpuType"]
-            if not md["colab"]:
-                del md["colab"]
-            if "GPU runtime metadata removed (not a training lesson)" not in repairs:
-                repairs.append("GPU runtime metadata removed (not a training lesson)")
+    elif "accelerator" in md or asked:
+        md.pop("accelerator", None)
+        for key in asked:
+            del md["colab"][key]
+        if asked and not md["colab"]:
+            del md["colab"]
+        repairs.append("GPU runtime metadata removed (not a training lesson)")
     return repairs
 
 
@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{path.relative_to(ROOT) if path.is_absolute() else path}: {verb}: "
                   + "; ".join(repairs))
     if args.check and bad:
-        print(f"{bad} notebook(s) lack the Colab header; run: python scripts/colab_header.py",
+        print(f"{bad} notebook(s) lack the Colab header; run: python -m scripts.colab_header",
               file=sys.stderr)
         return 1
     return 0

@@ -1,6 +1,6 @@
 """The course's GPU check: lesson 05 end to end on a CUDA GPU, in at most ~8 minutes.
 
-    python scripts/gpu_check.py [--model ID_OR_FOLDER] [--train-minutes 3]
+    python -m scripts.gpu_check [--model ID_OR_FOLDER] [--train-minutes 3]
 
 Two runs, each with lesson 05's own calls (`sft.plan_training` for this GPU with the data's
 token count, `sft.sft_config_for`, `sft.build_trainer`, `sft.evaluate`):
@@ -24,15 +24,11 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
 
-import torch  # noqa: E402
-from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback  # noqa: E402
-
-from course_utils import hub, models, sft  # noqa: E402
-from course_utils.sft import estimates  # noqa: E402
+from course_utils import hub, models, sft
+from course_utils.sft import estimates
 
 EVAL_QUESTIONS = 60
 
@@ -88,7 +84,7 @@ def real_size_source(model: str | None, workdir: Path) -> str:
         return model
     if hub.decision().online:
         return models.BASE_ID
-    import real_size
+    from scripts import real_size
 
     print(f"[model] {hub.decision().reason}: building a random-init SmolLM2-135M stand-in", flush=True)
     return str(real_size.build(workdir / "SmolLM2-135M"))

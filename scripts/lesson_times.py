@@ -9,11 +9,11 @@ README.md from docs/course_map.json (titles, what each lesson teaches, exercises
 times.
 
 Usage:
-  python scripts/lesson_times.py                  # time new or changed lessons, write README
-  python scripts/lesson_times.py --all            # time every lesson again
-  python scripts/lesson_times.py 03_writing_chat_templates   # just these
-  python scripts/lesson_times.py --readme-only    # rewrite the table, run nothing
-  python scripts/lesson_times.py --readme-only --readme /tmp/preview.md
+  python -m scripts.lesson_times                  # time new or changed lessons, write README
+  python -m scripts.lesson_times --all            # time every lesson again
+  python -m scripts.lesson_times 03_writing_chat_templates   # just these
+  python -m scripts.lesson_times --readme-only    # rewrite the table, run nothing
+  python -m scripts.lesson_times --readme-only --readme /tmp/preview.md
 
 The notebooks themselves are not modified: their stored outputs are `make test`'s business.
 A time includes starting the kernel, as "Run All" in a fresh JupyterLab session does.
@@ -31,16 +31,13 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from colab_header import colab_url, project_info  # noqa: E402  (scripts/ is not a package)
+from scripts import ROOT
+from scripts.colab_header import colab_url, project_info
+from scripts.offline import OFFLINE_ENV
 
 NOTEBOOKS = ROOT / "notebooks"
 COURSE_MAP = ROOT / "docs" / "course_map.json"
 TIMES = ROOT / "docs" / "lesson_times.json"
-# The conditions of `make test` and of the stored outputs: offline, and no GPU even where one exists.
-OFFLINE_ENV = {"COURSE_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": "",
-               "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1"}
 README = ROOT / "README.md"
 START, END = "<!-- course-map:start -->", "<!-- course-map:end -->"
 CORES = 2
@@ -217,8 +214,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             wanted = [s for s in present
                       if recorded.get(s, {}).get("code_sha256") != code_hash(NOTEBOOKS / f"{s}.ipynb")]
-        os.environ.update(OFFLINE_ENV)
-        cores = restrict_to_cores(CORES)
+        os.environ.update(OFFLINE_ENV)  # the conditions of `make test` and the stored outputs
+        cores = restrict_to_cores(CORES)  # 2 cores, and 2 threads over OFFLINE_ENV's one
         cpu = cpu_model()
         for stem in wanted:
             path = NOTEBOOKS / f"{stem}.ipynb"

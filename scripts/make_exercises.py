@@ -6,8 +6,8 @@ solutions/NN_*.ipynb is the single source of truth. For each, this writes
   course_utils/grading/manifest.json  each exercise's check cell, expected output and points.
 
 Usage:
-  python scripts/make_exercises.py           # write what changed
-  python scripts/make_exercises.py --check   # exit 1 and list what is stale, change nothing
+  python -m scripts.make_exercises           # write what changed
+  python -m scripts.make_exercises --check   # exit 1 and list what is stale, change nothing
 
 tests/test_grading_build.py runs the same comparison, so stale files fail `make test`.
 """
@@ -18,8 +18,7 @@ import sys
 from pathlib import Path
 
 from course_utils.grading.authoring import AuthoringError, build, orphans
-
-ROOT = Path(__file__).resolve().parent.parent
+from scripts import ROOT
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,7 +11,7 @@ embedding: the rows past the tokenizer's vocabulary are zeroed, so their logits 
 greedy decoding (whose best in-vocabulary logit is positive for random weights) never picks
 an id the tokenizer cannot decode.
 
-Usage: python scripts/real_size.py OUT_DIR
+Usage: python -m scripts.real_size OUT_DIR
 """
 from __future__ import annotations
 
@@ -20,8 +20,9 @@ import shutil
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-NANO_BASE = ROOT / "course_utils" / "assets" / "nano-smollm2-base"
+from course_utils.assets import model_dir
+
+NANO_BASE = model_dir("nano-smollm2-base")
 SEED = 0
 # The files of the nano base folder that the real base repo has too (it has no chat template).
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "generation_config.json")
@@ -69,5 +70,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT))
     sys.exit(main())

@@ -2,10 +2,12 @@
 
 The same functions as the notebook (`course_utils.sft`), launchable on one device or many:
 
-    python scripts/sft.py                                   # one GPU, or the CPU
-    accelerate launch --config_file docs/accelerate/ddp.yaml scripts/sft.py      # DDP, N GPUs
-    accelerate launch --config_file docs/accelerate/fsdp.yaml scripts/sft.py     # FSDP2, N GPUs
-    accelerate launch --multi_gpu --num_processes 2 scripts/sft.py --max-steps 4  # DDP on CPU (gloo)
+    python -m scripts.sft                                   # one GPU, or the CPU
+    accelerate launch --config_file docs/accelerate/ddp.yaml -m scripts.sft      # DDP, N GPUs
+    accelerate launch --config_file docs/accelerate/fsdp.yaml -m scripts.sft     # FSDP2, N GPUs
+    accelerate launch --multi_gpu --num_processes 2 -m scripts.sft --max-steps 4  # DDP on CPU (gloo)
+
+from the repository root (`-m` imports scripts/ as a package from the working directory).
 
 On a machine without CUDA, `--multi_gpu` still starts the processes (through torchrun) and
 each trains on the CPU, syncing over gloo. `--cpu --num_processes 2` does not: Accelerate
@@ -19,14 +21,9 @@ into --output-dir, then the main process reloads that folder and prints held-out
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # runnable from a checkout without `pip install -e .`
-
-from course_utils import models, sft  # noqa: E402
+from course_utils import models, sft
 
 
 def parse_capability(text: str):

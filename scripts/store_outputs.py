@@ -1,13 +1,13 @@
 """Execute notebooks in place, offline, and store their outputs (`make outputs`).
 
 The outputs a learner sees in `notebooks/` and `solutions/` come from this run: the bundled
-nano pair (COURSE_OFFLINE=1), the CPU, one thread. Run it after changing a notebook or the
+nano pair, the CPU, one thread (scripts/offline.py). Run it after changing a notebook or the
 nano assets, then `make exercises` (exercises are generated from the solutions) and
 `make timings`.
 
 Usage:
-  python scripts/store_outputs.py                       # every notebook and solution
-  python scripts/store_outputs.py notebooks/06_tool_use.ipynb
+  python -m scripts.store_outputs                       # every notebook and solution
+  python -m scripts.store_outputs notebooks/06_tool_use.ipynb
 """
 from __future__ import annotations
 
@@ -18,13 +18,9 @@ from pathlib import Path
 
 import nbformat
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lesson_times import OFFLINE_ENV, run_notebook  # noqa: E402  (scripts/ is not a package)
-
-ROOT = Path(__file__).resolve().parent.parent
-# One thread: a stored output is then the same whatever machine made it, and the run is as
-# `make test`'s (see the Makefile).
-OFFLINE = {**OFFLINE_ENV, "OMP_NUM_THREADS": "1"}
+from scripts import ROOT
+from scripts.lesson_times import run_notebook
+from scripts.offline import OFFLINE_ENV
 
 
 def store_outputs(path: Path) -> float:
@@ -43,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("paths", nargs="*", type=Path,
                         help="notebooks to run (default: notebooks/*.ipynb and solutions/*.ipynb)")
     args = parser.parse_args(argv)
-    os.environ.update(OFFLINE)  # the kernel inherits this environment
+    os.environ.update(OFFLINE_ENV)  # the kernel inherits this environment: `make test`'s
     paths = args.paths or sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "solutions").glob("*.ipynb"))
     for path in paths:
         print(f"{path}: ", end="", flush=True)

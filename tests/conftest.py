@@ -1,10 +1,21 @@
 """Shared fixtures. `hub_mirror`: a real Hugging Face Hub (olah, offline, in its own network
-namespace) serving the course's repos; see tests/support/hub_mirror.py."""
+namespace) serving the course's repos; see tests/support/hub_mirror.py. `tiny_tokenizer`: a
+byte-level BPE tokenizer with SmolLM2's special tokens, trained here (support/tiny_tokenizer.py).
+
+tests/ and the repository root are importable (pyproject.toml's pytest `pythonpath`), so tests
+import `support.*` and `scripts.*`; a test file never imports another test file."""
 import os
 
 import pytest
 
 from support.hub_mirror import OLAH_CLI, HubMirror, build_repos
+from support.tiny_tokenizer import build_tiny_tokenizer
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer():
+    """`build_tiny_tokenizer()`: SmolLM2's specials at ids 0, 1, 2, ChatML's bos/eos roles."""
+    return build_tiny_tokenizer()
 
 
 @pytest.fixture(scope="session")

@@ -23,17 +23,17 @@ import json
 import os
 import shutil
 import secrets
-import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import nbformat
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from scripts.offline import offline_env
+from support.jupyter_server import stop_server, wait_for_server
+from support.paths import NOTEBOOKS, ROOT
+
 BROWSER_DIR = ROOT / "tests" / "browser"
 DRIVER = BROWSER_DIR / "lab_driver.mjs"
 OUTPUT_DIR = ROOT / "test-output" / "browser"
@@ -92,30 +92,11 @@ def _write_playground_notebook(folder: Path) -> Path:
     return path
 
 
-def _wait_for_server(runtime_dir: Path, proc: subprocess.Popen, log: Path, token: str) -> str:
-    """The server's base URL, once its /api/status answers (it writes its port to the runtime dir)."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"jupyter lab exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        for info_file in runtime_dir.glob("jpserver-*.json"):
-            try:
-                info = json.loads(info_file.read_text())
-                url = f"http://127.0.0.1:{info['port']}"
-                with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2) as r:
-                    if r.status == 200:
-                        return url
-            except (OSError, ValueError, KeyError):
-                pass  # file half-written or server not answering yet
-        time.sleep(0.3)
-    raise RuntimeError(f"jupyter lab did not answer within 60 s:\n{log.read_text()[-3000:]}")
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory, browser_prerequisites):
     base = tmp_path_factory.mktemp("lab")
     root = base / "root"
-    shutil.copytree(ROOT / "notebooks", root / "notebooks",
+    shutil.copytree(NOTEBOOKS, root / "notebooks",
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     _write_playground_notebook(root / "playground")
     dirs = {name: base / name for name in ("config", "runtime", "data", "settings", "workspaces")}
@@ -129,8 +110,9 @@ def lab(tmp_path_factory, browser_prerequisites):
 
     token = secrets.token_hex(16)
     venv_bin = str(Path(sys.executable).parent)
+    # Kernels inherit the offline conditions: every notebook runs on the bundled nano models, as in make test.
     env = {
-        **os.environ,
+        **offline_env(),
         # The kernel is this interpreter's (the course venv), whatever else is on PATH.
         "PATH": venv_bin + os.pathsep + os.environ.get("PATH", ""),
         "JUPYTER_CONFIG_DIR": str(dirs["config"]),
@@ -139,9 +121,6 @@ def lab(tmp_path_factory, browser_prerequisites):
         "JUPYTER_PREFER_ENV_PATH": "1",
         "JUPYTERLAB_SETTINGS_DIR": str(dirs["settings"]),
         "JUPYTERLAB_WORKSPACES_DIR": str(dirs["workspaces"]),
-        # Kernels inherit this: every notebook runs on the bundled nano models, as in make test.
-        "COURSE_OFFLINE": "1",
-        "HF_HUB_OFFLINE": "1",
     }
     cmd = [
         sys.executable, "-m", "jupyterlab", "--no-browser",
@@ -162,17 +141,10 @@ def lab(tmp_path_factory, browser_prerequisites):
         proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log_file, stderr=subprocess.STDOUT,
                                 start_new_session=True)
     try:
-        url = _wait_for_server(dirs["runtime"], proc, log, token)
+        url = wait_for_server(dirs["runtime"], proc, log, token)
         yield {"url": url, "token": token, "root": root, "log": log}
     finally:
-        # SIGINT twice is JupyterLab's own "shut down kernels and exit"; SIGTERM, then SIGKILL
-        # of the whole session (kernels included) if it hangs.
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_server(proc)
         # The server log beside the screenshots: the first place to look when a run fails.
         OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
         shutil.copy(log, OUTPUT_DIR / "jupyterlab.log")

@@ -7,20 +7,20 @@ scripts/colab_header.py, so a bug in the script cannot hide here; the script's o
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import subprocess
 import sys
 import tomllib
 import types
-from pathlib import Path
 
 import nbformat
 import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-ROOT = Path(__file__).resolve().parent.parent
+from scripts import colab_header
+from support.paths import ROOT
+
 FOLDERS = ("notebooks", "solutions", "exercises")
 NOTEBOOKS = sorted(p for folder in FOLDERS for p in (ROOT / folder).glob("*.ipynb"))
 GPU_STEMS = ("05_", "06_")
@@ -63,13 +63,6 @@ def expected_badge(relpath: str) -> str:
 def source(cell) -> str:
     src = cell["source"]
     return "".join(src) if isinstance(src, list) else src
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("colab_header", ROOT / "scripts" / "colab_header.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 # --- the contract itself -----------------------------------------------------------------
@@ -126,7 +119,7 @@ def test_notebook_starts_with_badge_to_itself(path):
     assert first.cell_type == "markdown", f"{relpath}: first cell must be the Colab badge"
     assert expected_badge(relpath) in source(first), (
         f"{relpath}: the first cell's Colab badge must open {relpath}; "
-        "run: python scripts/colab_header.py")
+        "run: python -m scripts.colab_header")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.relative_to(ROOT).as_posix())
@@ -136,7 +129,7 @@ def test_second_cell_is_the_install_cell_exactly(path):
     second = nb.cells[1]
     assert second.cell_type == "code" and source(second) == architecture_install_cell(), (
         f"{relpath}: second cell must be the install cell of docs/ARCHITECTURE.md; "
-        "run: python scripts/colab_header.py")
+        "run: python -m scripts.colab_header")
     others = [i for i, c in enumerate(nb.cells)
               if i != 1 and c.cell_type == "code" and "%pip install" in source(c)]
     assert not others, f"{relpath}: a second install cell at index {others}"
@@ -210,10 +203,9 @@ def bare_notebook(*sources):
 
 
 def test_script_writes_the_header_the_tests_expect(fake_repo):
-    script = load_script()
     path = fake_repo / "solutions" / "05_sft_smollm2.ipynb"
     nbformat.write(bare_notebook("x = 1"), path)
-    assert script.process(path, check=False, root=fake_repo)
+    assert colab_header.process(path, check=False, root=fake_repo)
     nb = nbformat.read(path, as_version=4)
     assert source(nb.cells[0]) == expected_badge("solutions/05_sft_smollm2.ipynb")
     assert source(nb.cells[1]) == architecture_install_cell()
@@ -223,25 +215,23 @@ def test_script_writes_the_header_the_tests_expect(fake_repo):
 
 
 def test_script_is_idempotent_byte_for_byte(fake_repo):
-    script = load_script()
     path = fake_repo / "notebooks" / "01_messages_and_special_tokens.ipynb"
     nbformat.write(bare_notebook("print('hi')"), path)
-    script.process(path, check=False, root=fake_repo)
+    colab_header.process(path, check=False, root=fake_repo)
     once = path.read_bytes()
-    assert script.process(path, check=False, root=fake_repo) == []
+    assert colab_header.process(path, check=False, root=fake_repo) == []
     assert path.read_bytes() == once
 
 
 def test_script_repairs_a_copied_notebook_and_a_stale_install_cell(fake_repo):
     # A notebook copied from notebooks/ to exercises/ keeps the old badge; its install cell
     # has drifted and sits further down. Both are put right, keeping the title beside the badge.
-    script = load_script()
     path = fake_repo / "exercises" / "03_writing_chat_templates.ipynb"
     nb = bare_notebook("y = 2", '# On Colab, install the course\n%pip install chat-templates-course')
     nb.cells[0].source = "# Lesson 3\n" + expected_badge("notebooks/03_writing_chat_templates.ipynb")
     nb.metadata["accelerator"] = "GPU"
     nbformat.write(nb, path)
-    repairs = script.process(path, check=False, root=fake_repo)
+    repairs = colab_header.process(path, check=False, root=fake_repo)
     assert len(repairs) == 3, repairs
     nb = nbformat.read(path, as_version=4)
     assert source(nb.cells[0]) == "# Lesson 3\n" + expected_badge("exercises/03_writing_chat_templates.ipynb")
@@ -254,13 +244,12 @@ def test_script_check_mode_reports_and_changes_nothing(fake_repo):
     path = fake_repo / "notebooks" / "02_base_vs_instruct.ipynb"
     nbformat.write(bare_notebook("z = 3"), path)
     before = path.read_bytes()
-    script = load_script()
-    assert script.process(path, check=True, root=fake_repo) == ["inserted the Colab badge cell",
+    assert colab_header.process(path, check=True, root=fake_repo) == ["inserted the Colab badge cell",
                                                                   "install cell written"]
     assert path.read_bytes() == before
 
 
 def test_script_check_passes_on_the_repository():
-    result = subprocess.run([sys.executable, "scripts/colab_header.py", "--check"], cwd=ROOT,
+    result = subprocess.run([sys.executable, "-m", "scripts.colab_header", "--check"], cwd=ROOT,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -9,17 +9,14 @@ or ``|safe`` as identity) we must render what transformers renders. Every case a
 from __future__ import annotations
 
 import collections
-from pathlib import Path
 
 import pytest
-from transformers.utils.chat_template_utils import render_jinja_template
 
-from course_utils.compat_corpus import load_cases
 from course_utils.display import first_difference
-from course_utils.templates import MessageError, TemplateError, fixed_clock, render_template
-from test_display import build_tiny_tokenizer
+from course_utils.templates import MessageError, TemplateError, _transformers, fixed_clock, render_template
+from support.compat_corpus import default_root, load_cases
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "compat-corpus"
+CORPUS = default_root()
 if not CORPUS.is_dir():
     pytest.skip(f"compat corpus not found at {CORPUS} (it lives next to the repository, in ../shared)",
                 allow_module_level=True)
@@ -40,15 +37,11 @@ def _render(case):
 
 
 def _reference(case):
-    """transformers' renderer called directly on the same context (what the verdicts used)."""
+    """transformers' renderer (render_jinja_template) called directly on the same context (what the
+    verdicts used)."""
     messages, kwargs = case.messages_and_kwargs()
     with fixed_clock(case.clock):
-        return render_jinja_template([messages], chat_template=case.template, **kwargs)[0][0]
-
-
-@pytest.fixture(scope="module")
-def tiny_tokenizer():
-    return build_tiny_tokenizer()
+        return _transformers.render(case.template, messages, **kwargs)
 
 
 def test_corpus_has_the_documented_shape():

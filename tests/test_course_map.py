@@ -4,36 +4,28 @@ The table between the course-map markers must be exactly what scripts/lesson_tim
 writes from docs/course_map.json and docs/lesson_times.json; every lesson notebook must have a
 run time measured on its current code; and the exercise ids listed must be the ones
 course_utils/checks registers. When one of these fails, the fix is
-`python scripts/lesson_times.py` (with the environment of `make test`), not editing README.md.
+`python -m scripts.lesson_times` (`make timings`), not editing README.md.
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import json
 import re
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from scripts import lesson_times
+from support import paths
+from support.paths import ROOT
+
 README = ROOT / "README.md"
 START, END = "<!-- course-map:start -->", "<!-- course-map:end -->"
-FIX = "run: python scripts/lesson_times.py (make timings)"
+FIX = "run: python -m scripts.lesson_times (make timings)"
 
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("lesson_times", ROOT / "scripts" / "lesson_times.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-lesson_times = load_script()
 LESSONS = lesson_times.load_course_map()
 TIMES = lesson_times.load_times()
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+NOTEBOOKS = sorted(paths.NOTEBOOKS.glob("*.ipynb"))
 
 
 def readme_block() -> str:

@@ -4,36 +4,10 @@ from __future__ import annotations
 import pytest
 
 from course_utils.display import diff, first_difference, show, show_mask, show_tokens, visible
+from support.pages import page_text
+from support.tiny_tokenizer import SPECIALS
 
-SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 CHAT = "<|im_start|>user\nHi there<|im_end|>\n<|im_start|>assistant\nHello!<|im_end|>\n"
-
-
-def build_tiny_tokenizer():
-    """A byte-level BPE tokenizer with SmolLM2's special tokens at ids 0, 1, 2.
-
-    Built here so these tests never depend on the bundled nano model (another part of the course).
-    """
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=400, special_tokens=SPECIALS, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
-    )
-    corpus = ["user assistant system Hi there Hello! What is the capital of France? Paris."] * 20
-    tokenizer.train_from_iterator(corpus, trainer)
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer,
-        bos_token="<|im_start|>", eos_token="<|im_end|>", unk_token="<|endoftext|>", pad_token="<|endoftext|>",
-    )
-
-
-@pytest.fixture(scope="module")
-def tiny_tokenizer():
-    return build_tiny_tokenizer()
 
 
 def test_tiny_tokenizer_has_smollm2_special_ids(tiny_tokenizer):
@@ -98,14 +72,6 @@ def test_diff_rejects_non_strings_with_the_side_named():
 
 def test_show_plain_text_keeps_lines_and_marks_whitespace():
     assert str(show("<|im_start|>user\nHi you")) == "<|im_start|>user↵\nHi·you"
-
-
-def page_text(page: str) -> str:
-    """What a browser's innerText gives for our HTML (tags dropped, entities decoded)."""
-    import html
-    import re
-
-    return html.unescape(re.sub(r"<[^>]+>", "", page))
 
 
 def test_show_html_keeps_real_spaces_with_a_painted_dot_and_marks_newlines():

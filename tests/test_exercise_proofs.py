@@ -5,7 +5,7 @@
 - every known-wrong answer fails it with the message its `expect` names (at least two per exercise);
 - the points in the notebook are the points the exercise registers.
 
-The cells run in this process (course_utils.grading.inprocess) with the same verdict rules as
+The cells run in this process (tests/support/inprocess_grading.py) with the same verdict rules as
 nbval grading; tests/test_grading_plugin.py shows, with a real kernel, that the two agree.
 """
 from __future__ import annotations
@@ -19,10 +19,10 @@ import pytest
 from course_utils.checks import get_exercise
 from course_utils.grading.authoring import MIN_KNOWN_WRONG, read_solution
 from course_utils.grading.cells import ANSWER, role_of, source_of
-from course_utils.grading.inprocess import exercise_contexts
-from course_utils.grading.outcome import FAILED, NOT_ATTEMPTED, PASSED
+from course_utils.status import NOT_ATTEMPTED_YET, ExerciseStatus
+from support.inprocess_grading import exercise_contexts
+from support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
 SPECS = [(path, spec) for path in SOLUTIONS for spec in read_solution(path)[2]]
 WRONG = [(path, spec, wrong) for path, spec in SPECS for wrong in spec.known_wrong]
@@ -53,19 +53,19 @@ def test_the_course_has_exercises_to_prove():
 @pytest.mark.parametrize("path, spec", SPECS, ids=[s.id for _, s in SPECS])
 def test_solution_passes(path, spec):
     result = grade(path, spec.id, spec.answer_source)
-    assert result.status == PASSED, result.feedback
+    assert result.status == ExerciseStatus.PASSED, result.feedback
 
 
 @pytest.mark.parametrize("path, spec", SPECS, ids=[s.id for _, s in SPECS])
 def test_generated_stub_is_not_attempted(path, spec):
     result = grade(path, spec.id, generated_stub(path, spec.id))
-    assert result.status == NOT_ATTEMPTED and result.feedback.startswith("not attempted yet"), result
+    assert result.status == ExerciseStatus.NOT_ATTEMPTED and result.feedback.startswith(NOT_ATTEMPTED_YET), result
 
 
 @pytest.mark.parametrize("path, spec, wrong", WRONG, ids=[f"{s.id}: {w.why}" for _, s, w in WRONG])
 def test_known_wrong_answer_fails_with_its_specific_message(path, spec, wrong):
     result = grade(path, spec.id, wrong.source)
-    assert result.status == FAILED, result
+    assert result.status == ExerciseStatus.FAILED, result
     assert wrong.expect in result.feedback, f"{wrong.why}: got feedback {result.feedback!r}"
 
 

@@ -5,25 +5,17 @@ import pytest
 import torch
 
 from course_utils.generation import END_OF_TEXT, END_OF_TURN, Generation, generate_text, side_by_side
+from support.tiny_tokenizer import build_tiny_tokenizer
 
 SPECIALS = [END_OF_TEXT, "<|im_start|>", END_OF_TURN]  # ids 0, 1, 2, as in SmolLM2
 
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    """A byte-level BPE tokenizer with SmolLM2's special tokens, built here so these tests do
-    not depend on the bundled nano model."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=SPECIALS,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
-    tok.train_from_iterator(["user assistant The capital of France is Paris."] * 10, trainer)
-    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=END_OF_TEXT, eos_token=END_OF_TEXT,
-                                   unk_token=END_OF_TEXT, additional_special_tokens=SPECIALS)
+    """The tiny tokenizer with the base model's roles: <|endoftext|> ends a document."""
+    return build_tiny_tokenizer(["user assistant The capital of France is Paris."] * 10, vocab_size=300,
+                                bos_token=END_OF_TEXT, eos_token=END_OF_TEXT, unk_token=END_OF_TEXT,
+                                additional_special_tokens=SPECIALS)
 
 
 class ScriptedModel:

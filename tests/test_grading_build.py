@@ -5,7 +5,6 @@ import json
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import nbformat
 import pytest
@@ -13,10 +12,11 @@ import pytest
 from course_utils.grading.authoring import AuthoringError, exercises_of, stale_files
 from course_utils.grading.cells import ANSWER, CHECK, replace_solution, role_of, source_of
 from course_utils.grading.manifest import MANIFEST_PATH, load_manifest
+from support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
-SCRIPT = ROOT / "scripts" / "make_exercises.py"
+# scripts/ are modules of the repository (`python -m scripts.make_exercises` from its root).
+MAKE_EXERCISES = [sys.executable, "-m", "scripts.make_exercises"]
 
 
 def test_exercises_and_manifest_are_up_to_date():
@@ -97,8 +97,11 @@ def test_make_exercises_writes_then_check_mode_reports_a_changed_solution(tmp_pa
     (tmp_path / "solutions").mkdir()
     solution = tmp_path / "solutions" / SOLUTIONS[0].name
     shutil.copy(SOLUTIONS[0], solution)
-    run = lambda *args: subprocess.run([sys.executable, str(SCRIPT), "--root", str(tmp_path), *args],
-                                       capture_output=True, text=True)
+
+    def run(*args):
+        return subprocess.run([*MAKE_EXERCISES, "--root", str(tmp_path), *args], cwd=ROOT,
+                              capture_output=True, text=True)
+
     assert run().returncode == 0
     assert run("--check").returncode == 0
     manifest = json.loads((tmp_path / "course_utils" / "grading" / "manifest.json").read_text())

@@ -17,8 +17,9 @@ import pytest
 from course_utils.grading import runner
 from course_utils.grading.gradebook import Gradebook, NotAGradebook, Row, file_sha256, read_gradebook
 from course_utils.grading.manifest import load_manifest
+from course_utils.status import SubmissionStatus
+from support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 COURSE_GRADE = [sys.executable, "-m", "course_utils.grading.cli"]
 
 
@@ -148,7 +149,7 @@ def _wait_until_no_process_uses(folder: Path, seconds: float = 20) -> bool:
 # --- the gradebook file -------------------------------------------------------------------
 
 def _row(name, lesson="01_x", **exercises):
-    return Row(submission=name, sha256="ab" * 32, lesson=lesson, status="graded", seconds=1.5,
+    return Row(submission=name, sha256="ab" * 32, lesson=lesson, status=SubmissionStatus.GRADED, seconds=1.5,
                max_points=3, exercises=exercises)
 
 
@@ -195,4 +196,4 @@ def test_a_notebook_with_harmless_schema_quirks_is_graded_not_refused(tmp_path):
 
 def test_a_notebook_without_usable_cells_is_invalid(tmp_path):
     status, lesson, why = runner._problem(_notebook_file(tmp_path, [1, 2]), load_manifest())
-    assert (status, lesson) == (runner.INVALID, corpus.LESSON) and why.startswith("not a valid notebook")
+    assert (status, lesson) == (SubmissionStatus.INVALID, corpus.LESSON) and why.startswith("not a valid notebook")

@@ -14,9 +14,9 @@ import pytest
 
 from course_utils.grading.authoring import read_solution
 from course_utils.grading.cells import ANSWER, role_of
-from course_utils.grading.inprocess import exercise_contexts
+from support.inprocess_grading import exercise_contexts
+from support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 SOLUTION = ROOT / "solutions" / "01_messages_and_special_tokens.ipynb"
 
 

@@ -1,14 +1,12 @@
 """The bundled nano SmolLM2 pair: what the rest of the course relies on.
 
 Fast checks of the shipped assets (ids, templates, loading, one greedy reply) and of the
-build's deterministic stages. Training itself is not rerun here; `benchmarks/eval_nano.py`
+build's deterministic stages. Training itself is not rerun here; `python -m benchmarks.eval_nano`
 measures the models.
 """
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -16,16 +14,12 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig, 
 from transformers.utils import get_json_schema
 
 from course_utils import world
+from course_utils.assets import DATA_DIR, TEMPLATES_DIR, model_dir
+from scripts.nano import corpus
+from scripts.nano import tokenizer as nano_tokenizer
+from scripts.nano import train
 
-ROOT = Path(__file__).resolve().parents[1]
-ASSETS = ROOT / "course_utils" / "assets"
-BASE, INSTRUCT = ASSETS / "nano-smollm2-base", ASSETS / "nano-smollm2-instruct"
-TEMPLATES = ASSETS / "templates"
-sys.path.insert(0, str(ROOT / "scripts"))
-
-from nano import corpus  # noqa: E402
-from nano import tokenizer as nano_tokenizer  # noqa: E402
-from nano import train  # noqa: E402
+BASE, INSTRUCT = model_dir("nano-smollm2-base"), model_dir("nano-smollm2-instruct")
 
 SPECIAL_IDS = {"<|endoftext|>": 0, "<|im_start|>": 1, "<|im_end|>": 2}
 
@@ -60,13 +54,13 @@ def test_instruct_tokenizer_roles_mirror_smollm2_instruct(instruct_tok):
 
 @pytest.mark.parametrize("folder", [BASE, INSTRUCT], ids=["base", "instruct"])
 def test_chat_template_is_smollm2_instruct_byte_for_byte(folder):
-    expected = (TEMPLATES / "smollm2_instruct.jinja").read_bytes()
+    expected = (TEMPLATES_DIR / "smollm2_instruct.jinja").read_bytes()
     assert (folder / "chat_template.jinja").read_bytes() == expected
 
 
 def test_instruct_carries_the_hermes_tool_use_template_by_name(instruct_tok):
     saved = INSTRUCT / "additional_chat_templates" / "tool_use.jinja"
-    assert saved.read_bytes() == (TEMPLATES / "hermes_tool_use.jinja").read_bytes()
+    assert saved.read_bytes() == (TEMPLATES_DIR / "hermes_tool_use.jinja").read_bytes()
     assert set(instruct_tok.chat_template) == {"default", "tool_use"}
 
 
@@ -112,8 +106,7 @@ def test_instruct_answers_a_training_style_question_and_stops(instruct_tok):
 
 
 def test_data_files_have_the_documented_rows():
-    data = ASSETS / "data"
-    rows = {name: [json.loads(x) for x in (data / name).read_text().splitlines()]
+    rows = {name: [json.loads(x) for x in (DATA_DIR / name).read_text().splitlines()]
             for name in ["conversations.jsonl", "heldout_questions.jsonl", "weather_heldout.jsonl"]}
     assert len(rows["conversations.jsonl"]) >= 200
     assert all(r["messages"][-1]["role"] == "assistant" for r in rows["conversations.jsonl"])

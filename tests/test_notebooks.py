@@ -5,26 +5,25 @@ outputs (which come from the offline run) are not compared, because generated te
 and plots legitimately vary. The exercises' outputs are compared strictly by the grading
 plugin instead (tests/test_exercise_proofs.py).
 """
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-LESSONS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+from scripts.offline import offline_env
+from support.paths import NOTEBOOKS
+
+LESSONS = sorted(NOTEBOOKS.glob("*.ipynb"))
 CELL_TIMEOUT_S = 600
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("notebook", LESSONS, ids=[path.stem for path in LESSONS])
 def test_lesson_executes_offline_without_errors(notebook, tmp_path):
-    env = {**os.environ, "COURSE_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "MPLBACKEND": "Agg"}
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env",
          f"--nbval-cell-timeout={CELL_TIMEOUT_S}", "-p", "no:cacheprovider", "-q",
-         "--rootdir", str(ROOT / "notebooks"), str(notebook)],
-        cwd=ROOT / "notebooks", env=env, capture_output=True, text=True,
+         "--rootdir", str(NOTEBOOKS), str(notebook)],
+        cwd=NOTEBOOKS, env=offline_env(), capture_output=True, text=True,
     )
     assert result.returncode == 0, f"{notebook.name} failed:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}"

@@ -16,21 +16,15 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils.hub import OFFLINE_VARIABLES
+from scripts.offline import RUN_CONDITIONS
+from support import paths
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-from lesson_times import OFFLINE_ENV  # noqa: E402  (scripts/ is not a package)
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "solutions").glob("*.ipynb"))
-RUNNER = ROOT / "tests" / "support" / "execute_notebook.py"
+NOTEBOOKS = sorted(paths.NOTEBOOKS.glob("*.ipynb")) + sorted(paths.SOLUTIONS.glob("*.ipynb"))
+RUNNER = ["-m", "tests.support.execute_notebook"]  # run from ROOT
 # What the loaders print (models.load_*, sft.load_sft_data) and what runtime.describe() prints.
 LOAD_LINE = re.compile(r"^\[(model|tokenizer|data)\] (.*)$", re.M)
 HUB_LINE = re.compile(r"^\[hub decision\].*$", re.M)
 FALLBACK = re.compile(r"Offline \(|bundled nano|offline \(")
-# The conditions of the offline run (scripts/lesson_times.OFFLINE_ENV, make test's one thread),
-# less the offline switches.
-RUN_ENV = {**{name: value for name, value in OFFLINE_ENV.items() if name not in OFFLINE_VARIABLES},
-           "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"}
 
 
 def printed(nb) -> str:
@@ -45,8 +39,10 @@ def printed(nb) -> str:
 
 
 def run_online(mirror, notebook: Path, out: Path) -> tuple[subprocess.CompletedProcess, str]:
-    env = {**mirror.env(), **RUN_ENV}
-    result = subprocess.run(mirror.command([sys.executable, RUNNER, notebook, out]), env=env,
+    # The conditions of the offline run (scripts/offline.py) less its offline switches, which
+    # mirror.env() removes with every other name course_utils.hub honours.
+    env = {**mirror.env(), **RUN_CONDITIONS}
+    result = subprocess.run(mirror.command([sys.executable, *RUNNER, notebook, out]), env=env, cwd=paths.ROOT,
                             capture_output=True, text=True, timeout=1800)
     return result, printed(nbformat.read(out, as_version=4)) if out.exists() else ""
 

@@ -10,7 +10,6 @@ import importlib.metadata
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import sysconfig
@@ -22,9 +21,10 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from test_browser import _wait_for_server  # the same wait the browser tests use
+from scripts.offline import offline_env
+from support.jupyter_server import stop_server, wait_for_server
+from support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 DEPENDENCIES = PYPROJECT["project"]["dependencies"]
 EXTRAS = PYPROJECT["project"].get("optional-dependencies", {})
@@ -281,7 +281,7 @@ def test_course_utils_imports_with_the_base_dependencies_alone(tmp_path):
         "from course_utils import sft\n"
         f"for name in {modules!r}: importlib.import_module(name)\n"
     )
-    env = {**os.environ, "COURSE_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
+    env = offline_env()
     env.pop("PYTHONPATH", None)
     result = subprocess.run([sys.executable, "-S", "-c", program], cwd=ROOT, env=env, capture_output=True,
                             text=True, timeout=300)
@@ -300,8 +300,10 @@ def test_ci_runs_the_readme_test_command_and_nothing_narrower():
 
 def test_make_test_runs_the_whole_suite_offline():
     makefile = (ROOT / "Makefile").read_text()
+    offline = re.search(r"^OFFLINE\s*:=\s*(.+)$", makefile, re.M).group(1)
+    assert offline.strip() == "$(BIN)/python -m scripts.offline"  # scripts/offline.py: the one definition
     recipe = re.search(r"^test: setup\b.*\n\t(.+)$", makefile, re.M).group(1)
-    assert "COURSE_OFFLINE" in recipe or "$(OFFLINE)" in recipe
+    assert recipe.startswith("$(OFFLINE) $(BIN)/python -m pytest")
     assert recipe.rstrip().endswith("-m pytest")  # no path or -k narrowing
 
 
@@ -315,7 +317,7 @@ def test_make_lab_serves_the_start_here_notebook_from_the_repository_root(tmp_pa
             cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
             start_new_session=True)  # its own process group, so the server goes with it
     try:
-        url = _wait_for_server(tmp_path, lab, log, token)
+        url = wait_for_server(tmp_path, lab, log, token)
         for path in ("notebooks/00_start_here.ipynb", "exercises"):  # the repository is the root
             with urllib.request.urlopen(f"{url}/api/contents/{path}?token={token}", timeout=5) as r:
                 assert r.status == 200, path
@@ -323,8 +325,4 @@ def test_make_lab_serves_the_start_here_notebook_from_the_repository_root(tmp_pa
             assert r.status == 200  # the server's front page is the start-here notebook
             assert r.geturl().split("?")[0].endswith("/lab/tree/notebooks/00_start_here.ipynb"), r.geturl()
     finally:
-        os.killpg(lab.pid, signal.SIGTERM)
-        try:
-            lab.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(lab.pid, signal.SIGKILL)
+        stop_server(lab)  # make and the server it started

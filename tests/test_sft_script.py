@@ -16,8 +16,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "scripts" / "sft.py"
+from course_utils.assets import read_template
+from scripts import sft as script
+from scripts.offline import offline_env
+from support.paths import ROOT
+
 ACCELERATE = Path(sys.executable).with_name("accelerate")
 
 
@@ -27,11 +30,13 @@ def key_values(stdout: str) -> dict[str, str]:
 
 @pytest.mark.slow
 def test_two_process_ddp_run_on_cpu_trains_saves_and_reports(tmp_path):
-    env = {**os.environ, "COURSE_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1",
-           "TOKENIZERS_PARALLELISM": "false"}
+    # Run from tmp_path (whatever the run leaves beside it stays there): `-m scripts.sft` finds
+    # the repository through PYTHONPATH.
+    env = {**offline_env(), "TOKENIZERS_PARALLELISM": "false",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     command = [str(ACCELERATE), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
                "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0",
-               str(SCRIPT), "--model", "nano-smollm2-base", "--max-steps", "4", "--eval-limit", "8",
+               "-m", "scripts.sft", "--model", "nano-smollm2-base", "--max-steps", "4", "--eval-limit", "8",
                "--output-dir", str(tmp_path / "out")]
     run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=170, cwd=tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
@@ -40,17 +45,11 @@ def test_two_process_ddp_run_on_cpu_trains_saves_and_reports(tmp_path):
     assert 0.0 <= float(values["stop_rate"]) <= 1.0
     assert run.stdout.strip().splitlines()[-1].startswith("stop_rate=")
     saved = tmp_path / "out"
-    assert (saved / "chat_template.jinja").read_text() == (
-        ROOT / "course_utils" / "assets" / "templates" / "smollm2_instruct.jinja").read_text()
+    assert (saved / "chat_template.jinja").read_text() == read_template("smollm2_instruct.jinja")
     assert (saved / "model.safetensors").exists()
 
 
 def test_capability_argument_accepts_auto_cpu_and_a_version():
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        import sft as script
-    finally:
-        sys.path.remove(str(ROOT / "scripts"))
     assert script.parse_capability("cpu") is None
     assert script.parse_capability("7.5") == (7, 5)
     assert script.parse_capability("auto") == "auto"

@@ -7,14 +7,14 @@ from tokenizers.models import WordLevel
 from transformers import PreTrainedTokenizerFast
 
 from course_utils import tools, world
+from course_utils.assets import data_path, model_dir, read_template
 from course_utils.tools import (
     EXAMPLE_TOOLS, InvalidArguments, MalformedToolCall, ToolCallError, ToolSchemaError, UnknownTool,
     get_weather, parse_tool_calls, run_tool_loop,
 )
 
-TEMPLATES = tools._TEMPLATES
-SMOLLM2 = (TEMPLATES / "smollm2_instruct.jinja").read_text()
-HERMES = (TEMPLATES / "hermes_tool_use.jinja").read_text()
+SMOLLM2 = read_template("smollm2_instruct.jinja")
+HERMES = read_template("hermes_tool_use.jinja")
 
 
 def call_text(name, arguments):
@@ -181,19 +181,87 @@ def test_a_wrongly_typed_argument_says_what_was_expected_and_what_came(name, arg
     assert expected in str(error)
 
 
+def plan(cities: list[str], days: int | None = None) -> str:
+    """
+    Plan a trip.
+
+    Args:
+        cities: The cities to visit.
+        days: How many days, if known.
+    """
+
+
 def test_optional_list_and_union_types_follow_the_schema():
-    def plan(cities: list[str], days: int | None = None) -> str:
-        """
-        Plan a trip.
-
-        Args:
-            cities: The cities to visit.
-            days: How many days, if known.
-        """
-
     assert parse_tool_calls(call_text("plan", {"cities": ["Oslo"], "days": None}), [plan])
     assert "must be array of string" in str(parse_error(call_text("plan", {"cities": ["Oslo", 4]}), [plan]))
     assert "must be integer or null" in str(parse_error(call_text("plan", {"cities": [], "days": 1.5}), [plan]))
+
+
+# --- jsonschema decides: what the schema says beyond types and enums is enforced -------------
+
+
+def book(seats: dict[str, int], pair: tuple[int, str], note: str | None = None,
+         floors: list[int | None] | None = None) -> str:
+    """
+    Book seats.
+
+    Args:
+        seats: Seats per class.
+        pair: A number and a name.
+        note: A note, if any.
+        floors: Preferred floors, with null for "any".
+    """
+
+
+BOOKING = {"seats": {"economy": 2}, "pair": [1, "a"]}
+
+
+def test_the_values_of_a_dict_argument_must_fit_its_schema():
+    # get_json_schema writes dict[str, int] as {"type": "object", "additionalProperties": {...}}.
+    error = parse_error(call_text("book", {**BOOKING, "seats": {"economy": "two"}}), [book])
+    assert isinstance(error, InvalidArguments)
+    assert str(error).startswith("Error: book argument 'seats' must be object, got {\"economy\": \"two\"} "
+                                 "(at seats.economy: 'two' is not of type 'integer'). Call it as book(")
+
+
+def test_each_item_of_a_tuple_argument_must_fit_its_position():
+    # tuple[int, str] becomes "prefixItems": one schema per position.
+    error = parse_error(call_text("book", {**BOOKING, "pair": [1, 2]}), [book])
+    assert isinstance(error, InvalidArguments)
+    assert "argument 'pair' must be array, got [1, 2] (at pair[1]: 2 is not of type 'string')" in str(error)
+
+
+def test_a_minimum_in_a_hand_written_schema_is_enforced():
+    schema = {"type": "function", "function": {
+        "name": "reserve", "description": "Reserve a table.",
+        "parameters": {"type": "object", "required": ["people"],
+                       "properties": {"people": {"type": "integer", "minimum": 1}}}}}
+    assert parse_tool_calls(call_text("reserve", {"people": 2}), [schema])
+    error = parse_error(call_text("reserve", {"people": 0}), [schema])
+    assert isinstance(error, InvalidArguments)
+    assert str(error) == ("Error: reserve argument 'people' must be integer, got 0 (0 is less than the "
+                          "minimum of 1). Call it as reserve(people (integer, required)).")
+
+
+def test_optional_arguments_accept_none_even_inside_a_list():
+    # get_json_schema marks Optional with OpenAPI's "nullable", which validation translates.
+    assert parse_tool_calls(call_text("book", {**BOOKING, "note": None, "floors": [3, None]}), [book])
+    assert parse_tool_calls(call_text("book", {**BOOKING, "floors": None}), [book])
+    error = parse_error(call_text("book", {**BOOKING, "floors": [3, "top"]}), [book])
+    assert isinstance(error, InvalidArguments) and "argument 'floors'" in str(error) and 'got [3, "top"]' in str(error)
+
+
+def test_a_float_is_not_an_integer_even_with_no_fraction():
+    # JSON schema counts 1.0 as an integer; a function typed `int` must not be handed a float.
+    error = parse_error(call_text("plan", {"cities": [], "days": 1.0}), [plan])
+    assert "argument 'days' must be integer or null, got 1.0" in str(error)
+
+
+def test_the_first_problem_is_reported_in_the_order_unknown_extra_missing_then_arguments():
+    assert "has no argument 'x'" in str(parse_error(call_text("book", {"pair": 3, "x": 1}), [book]))
+    assert "missing the required argument 'seats'" in str(parse_error(call_text("book", {"pair": 3}), [book]))
+    both_wrong = {"pair": 3, "seats": 4}  # the call's order, not the schema's
+    assert "argument 'pair' must be" in str(parse_error(call_text("book", both_wrong), [book]))
 
 
 def test_every_parser_error_is_a_value_error_the_loop_can_catch_as_one_type():
@@ -368,7 +436,7 @@ def test_a_document_without_text_is_rejected_with_the_expected_shape():
 
 # --- With the bundled nano instruct model ----------------------------------------------------
 
-NANO = tools._TEMPLATES.parent / "nano-smollm2-instruct"
+NANO = model_dir("nano-smollm2-instruct")
 needs_nano = pytest.mark.skipif(not (NANO / "config.json").exists(), reason="nano assets not built yet (make nano)")
 
 
@@ -390,9 +458,16 @@ def test_the_nano_tokenizer_picks_the_hermes_template_when_given_tools(nano):
 @needs_nano
 def test_the_loop_answers_a_held_out_weather_question_with_the_tool_result(nano):
     model, tokenizer = nano
-    heldout = json.loads((tools._TEMPLATES.parent / "data" / "weather_heldout.jsonl").read_text().splitlines()[0])
+    heldout = json.loads(data_path("weather_heldout.jsonl").read_text().splitlines()[0])
     messages = [{"role": "user", "content": heldout["question"]}]
     result = run_tool_loop(tools.model_generator(model, tokenizer), messages, [get_weather], max_steps=3)
     assert result.calls == [{"name": "get_weather", "arguments": {"city": heldout["city"]}}]
     assert result.messages[2]["content"] == get_weather(heldout["city"])
     assert get_weather(heldout["city"]) in result.answer and "<|im_end|>" not in result.answer
+
+
+def test_a_hand_written_schema_with_a_type_json_schema_lacks_is_the_tools_fault_named():
+    schema = {"type": "function", "function": {"name": "lookup", "description": "Look up.",
+                                               "parameters": {"type": "object", "properties": {"key": {"type": "any"}}}}}
+    with pytest.raises(ToolSchemaError, match="lookup: its schema uses the type 'any'"):
+        parse_tool_calls('<tool_call>\n{"name": "lookup", "arguments": {"key": 1}}\n</tool_call>', [schema])

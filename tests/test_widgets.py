@@ -13,18 +13,13 @@ from IPython.core.formatters import DisplayFormatter
 import course_utils.widgets as widgets_module
 from course_utils.templates import get_template, render_template
 from course_utils.widgets import DEFAULT_MESSAGES, Playground, playground
-from test_display import build_tiny_tokenizer, page_text
+from support.pages import page_text
 
 GENERATION_TEMPLATE = (
     "{% for m in messages %}<|im_start|>{{ m.role }}\n"
     "{% if m.role == 'assistant' %}{% generation %}{{ m.content }}<|im_end|>{% endgeneration %}"
     "{% else %}{{ m.content }}<|im_end|>{% endif %}\n{% endfor %}"
 )
-
-
-@pytest.fixture(scope="module")
-def tiny_tokenizer():
-    return build_tiny_tokenizer()
 
 
 def test_starts_with_smollm2_rendering_highlighted():

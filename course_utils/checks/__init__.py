@@ -1,24 +1,30 @@
 """Exercise checks: ``check("01.messages", messages)`` prints ``✅ 01.messages passed`` or raises
 `CheckFailed` with one line that says what is wrong.
 
-- `core`: `check`, `CheckFailed` and the exact verdict line.
+- `core`: `check` and the exact verdict line.
+- `failure`: `CheckFailed`, raised by every check (its own module: `core` and `registry` both
+  raise it, and `core` imports `registry`).
 - `registry`: ``@exercise(id, points=...)`` and lazy loading of ``lessonNN`` modules by id.
 - `calls`: `call`, which runs learner code with output captured and a time limit.
 - `expect`: comparisons that fail with the first difference.
 - ``lesson01.py`` ...: one module per lesson, registering that lesson's exercises.
 
+The verdict texts (`PASSED_LINE`, `NOT_ATTEMPTED_YET`) are defined in `course_utils.status`,
+which grading shares; they are re-exported here for check authors.
 docs/INSTRUCTORS.md ("Adding an exercise") shows how the pieces fit.
 """
+from ..status import NOT_ATTEMPTED_YET, PASSED_LINE
 from .calls import call, short_repr
-from .core import NOT_ATTEMPTED, PASSED, CheckFailed, check
+from .core import check
 from .expect import expect_equal, expect_text, expect_type
+from .failure import CheckFailed
 from .registry import exercise, get_exercise, registered_exercises
 
 __all__ = [
     "check",
     "CheckFailed",
-    "PASSED",
-    "NOT_ATTEMPTED",
+    "PASSED_LINE",
+    "NOT_ATTEMPTED_YET",
     "exercise",
     "get_exercise",
     "registered_exercises",

@@ -16,7 +16,8 @@ import traceback
 import warnings
 from pathlib import Path
 
-from .core import NOT_ATTEMPTED, CheckFailed
+from ..status import NOT_ATTEMPTED_YET
+from .failure import CheckFailed
 from .registry import current_time_limit
 
 _COURSE_DIR = str(Path(__file__).resolve().parent.parent)
@@ -117,7 +118,7 @@ def call(fn, *args, shown_as: str | None = None, **kwargs):
         raise CheckFailed(f"{shown} did not finish within {seconds:g} s") from None
     except NotImplementedError:
         name = getattr(fn, "__name__", "your function")
-        raise CheckFailed(f"{NOT_ATTEMPTED}: {name} still raises NotImplementedError") from None
+        raise CheckFailed(f"{NOT_ATTEMPTED_YET}: {name} still raises NotImplementedError") from None
     except Exception as exc:
         message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         raise CheckFailed(f"{shown} raised {message}{_where(exc)}") from None

@@ -1,39 +1,16 @@
 """`check(exercise_id, *answer)`: run an exercise's tests and say, in one line, what happened.
 
 The contract (COURSE.md section 3) that notebooks, the grader and the manifest rely on:
-- success prints exactly ``✅ <id> passed`` and nothing else;
+- success prints exactly ``✅ <id> passed`` (`status.PASSED_LINE`) and nothing else;
 - failure raises `CheckFailed` whose message is one specific line: the call, what came back,
   what was expected and where the first difference is, or "did not finish within N s", or
-  "not attempted yet".
+  "not attempted yet" (`status.NOT_ATTEMPTED_YET`).
 """
 from __future__ import annotations
 
+from ..status import PASSED_LINE
+from .failure import CheckFailed
 from .registry import get_exercise
-
-PASSED = "✅ {} passed"
-NOT_ATTEMPTED = "not attempted yet"
-_MAX_MESSAGE_CHARS = 600
-
-
-class CheckFailed(AssertionError):
-    """An answer did not pass its exercise's tests; the message says why, in one line.
-
-    It subclasses AssertionError so that test runners treat it as a failed test rather than an
-    error in the course's code.
-    """
-
-    def __init__(self, message: str, exercise_id: str | None = None):
-        message = " ".join(str(message).split("\n"))
-        if len(message) > _MAX_MESSAGE_CHARS:
-            message = message[: _MAX_MESSAGE_CHARS - 1] + "…"
-        self.exercise_id = exercise_id
-        self.detail = message
-        super().__init__(f"{exercise_id}: {message}" if exercise_id else message)
-
-    def _render_traceback_(self) -> list[str]:
-        # IPython calls this instead of printing a traceback: a learner needs the one line,
-        # not the frames of the course's checking code.
-        return [f"❌ {self}"]
 
 
 def check(exercise_id: str, *answer) -> None:
@@ -57,4 +34,4 @@ def check(exercise_id: str, *answer) -> None:
     except CheckFailed as failure:
         # Re-raised without the chain: the learner needs the line, not where it was raised.
         raise CheckFailed(failure.detail, exercise_id) from None
-    print(PASSED.format(exercise_id))
+    print(PASSED_LINE.format(exercise_id))

@@ -7,26 +7,18 @@ from __future__ import annotations
 
 import functools
 
+from ..models import BASE_ID, INSTRUCT_ID, load_model, load_tokenizer
 from ..quiet import silenced
-
-# Hub ids written out, not imported: importing `models` pulls in torch, and importing a lesson's
-# checks must stay light (a check that needs no model should not pay for one).
-BASE_ID = "HuggingFaceTB/SmolLM2-135M"
-INSTRUCT_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 
 
 @functools.lru_cache(maxsize=2)
 def tokenizer_for(hub_id: str = INSTRUCT_ID):
-    from ..models import load_tokenizer
-
     with silenced():
         return load_tokenizer(hub_id)
 
 
 @functools.lru_cache(maxsize=2)
 def model_for(hub_id: str = INSTRUCT_ID):
-    from ..models import load_model
-
     with silenced():
         return load_model(hub_id)
 

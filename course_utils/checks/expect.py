@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..display import first_difference
 from .calls import short_repr
-from .core import CheckFailed
+from .failure import CheckFailed
 
 
 def _a(type_name: str) -> str:

@@ -9,9 +9,9 @@ import copy
 import numbers
 
 from .calls import call, short_repr
-from .core import CheckFailed
 from .course_models import course_tokenizer
 from .expect import expect_equal, expect_text, expect_type
+from .failure import CheckFailed
 from .registry import exercise
 
 # 01.messages: the conversation the exercise describes in words.

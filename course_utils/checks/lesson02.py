@@ -13,9 +13,9 @@ import numbers
 from ..display import SPECIAL_TOKEN_RE, first_difference, visible
 from ..generation import END_OF_TEXT, END_OF_TURN, generate_text
 from .calls import call, short_repr
-from .core import CheckFailed
 from .course_models import base_pair, instruct_pair
 from .expect import expect_type
+from .failure import CheckFailed
 from .registry import exercise
 
 # 02.reply: what `generate_reply` must do, as the exercise states it.

@@ -12,14 +12,13 @@ from __future__ import annotations
 import jinja2
 
 from ..conversations import GENERATION_PROMPT_OPTIONS, conversations
-from ..display import first_difference
-from ..templates import TEMPLATES, TemplateError, render_template
+from ..templates import TEMPLATES
 from .calls import call, short_repr
-from .core import NOT_ATTEMPTED, CheckFailed
-from .expect import expect_type
+from .expect_templates import expect_same_renderings, expect_template_text, render_outcome, shown_render
+from .failure import CheckFailed
 from .registry import exercise
 
-__all__ = ["PYTHON_ONLY_TEMPLATE", "expect_template_text", "expect_same_renderings", "render_outcome"]
+__all__ = ["PYTHON_ONLY_TEMPLATE"]
 
 # Conversations each exercise renders over (groups of course_utils.conversations).
 CHATML_GROUPS = ("alternating", "empty system", "surrounding whitespace", "other roles")
@@ -52,70 +51,6 @@ PYTHON_ONLY_TEMPLATE = """\
 """
 
 
-def expect_template_text(template, name: str) -> None:
-    """Fail unless the answer is a non-empty string of Jinja source."""
-    if template is None:
-        raise CheckFailed(f"{NOT_ATTEMPTED}: {name} is None; assign your template (a string) to it")
-    expect_type(template, str, name)
-    if not template.strip():
-        raise CheckFailed(f"{name} is an empty string; write your template in it")
-
-
-def render_outcome(template: str, messages, **kwargs) -> tuple[str | None, TemplateError | None]:
-    """(text, None) when the template renders, (None, error) when it raises a TemplateError."""
-    try:
-        return render_template(template, messages, **kwargs), None
-    except TemplateError as error:
-        return None, error
-
-
-def _options_text(options: dict) -> str:
-    return ", ".join(f"{key}={value!r}" for key, value in options.items())
-
-
-def _shown(name: str, conversation: str, options: dict) -> str:
-    # Special-token variables (bos_token...) are the same for every call, so they are left out.
-    extra = f", {_options_text(options)}" if options else ""
-    return f"render_template({name}, <conversation '{conversation}'>{extra})"
-
-
-def render_learner(template: str, name: str, conversation: str, messages, options: dict,
-                   template_kwargs: dict | None = None) -> str:
-    """Render the learner's template under the exercise's time limit; its errors fail the check."""
-    template_kwargs = template_kwargs or {}
-    shown = _shown(name, conversation, options)
-    text, error = call(render_outcome, template, messages, shown_as=shown, **options, **template_kwargs)
-    if error is not None:
-        raise CheckFailed(f"{shown} raised {type(error).__name__}: {error}")
-    return text
-
-
-def expect_same_renderings(template: str, reference: str, name: str, groups: tuple[str, ...],
-                           template_kwargs: dict | None = None,
-                           option_sets: tuple[dict, ...] | None = None) -> None:
-    """Fail at the first conversation and options where ``template`` renders otherwise than ``reference``.
-
-    Args:
-        template: the learner's template.
-        reference: the template it must render like.
-        name: how the learner's template is named in messages (its variable in the check cell).
-        groups: conversation groups of `course_utils.conversations` to render over.
-        template_kwargs: variables such as ``bos_token`` passed to both templates.
-        option_sets: render options tried on every conversation; by default without and with
-            ``add_generation_prompt``.
-    """
-    template_kwargs = template_kwargs or {}
-    if option_sets is None:
-        option_sets = tuple({"add_generation_prompt": flag} for flag in GENERATION_PROMPT_OPTIONS)
-    for conversation, messages in conversations(*groups):
-        for options in option_sets:
-            expected = render_template(reference, messages, **options, **template_kwargs)
-            got = render_learner(template, name, conversation, messages, options, template_kwargs)
-            where = first_difference(expected, got)
-            if where is not None:
-                raise CheckFailed(f"{_shown(name, conversation, options)}: {where}")
-
-
 @exercise("03.chatml", points=1)
 def check_chatml(chatml_template):
     expect_template_text(chatml_template, "chatml_template")
@@ -138,7 +73,7 @@ def check_alternation(strict_template):
     for conversation, messages in conversations("non-alternating"):
         for flag in GENERATION_PROMPT_OPTIONS:
             options = {"add_generation_prompt": flag}
-            shown = _shown("strict_template", conversation, options)
+            shown = shown_render("strict_template", conversation, options)
             text, error = call(render_outcome, strict_template, messages, shown_as=shown, **options)
             roles = [message["role"] for message in messages]
             if error is None:

@@ -13,15 +13,15 @@ SmolLM2's own template, and its assistant mask must cover exactly each assistant
 from __future__ import annotations
 
 import copy
-import re
 
+from ..assets import read_template
 from ..conversations import conversations
 from ..display import first_difference, visible
 from ..templates import TEMPLATES
 from .calls import call, short_repr
-from .core import CheckFailed
 from .course_models import course_tokenizer
-from .lesson03 import expect_same_renderings, expect_template_text
+from .expect_templates import expect_same_renderings, expect_template_text
+from .failure import CheckFailed
 from .registry import exercise
 
 GROUPS = ("alternating", "empty system", "surrounding whitespace", "other roles")
@@ -35,22 +35,10 @@ PREFILL_CASES = (
     ("unicode", "D'accord : "),
 )
 
-# 04.generation_mask: SmolLM2's template with each assistant reply and its <|im_end|> inside
-# {% generation %}; the header before it and the newline after it stay outside, because the
-# model never generates them (the prompt ends with the header; generation stops at <|im_end|>).
-TRAINING_TEMPLATE = (
-    "{% for message in messages %}"
-    "{% if loop.first and messages[0]['role'] != 'system' %}"
-    "{{ '<|im_start|>system\\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\\n' }}"
-    "{% endif %}"
-    "{% if message['role'] == 'assistant' %}"
-    "{{ '<|im_start|>assistant\\n' }}{% generation %}{{ message['content'] + '<|im_end|>' }}{% endgeneration %}{{ '\\n' }}"
-    "{% else %}"
-    "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}"
-    "{% endif %}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
-)
+# 04.generation_mask is graded against the course's SmolLM2 training template (the one lesson 05
+# trains with): each assistant reply and its <|im_end|> inside {% generation %}; the header before
+# it and the newline after it stay outside, because the model never generates them.
+TRAINING_TEMPLATE = read_template("smollm2_training.jinja")
 
 
 def _conversations_ending_with_user():
@@ -171,10 +159,6 @@ def _trained_spans(tokenizer, ids: list[int], mask: list[int]) -> list[str]:
     return [visible(tokenizer.decode(span, skip_special_tokens=False), keep_newlines=False) for span in spans]
 
 
-# How transformers decides that a template supports assistant masks (render_jinja_template).
-GENERATION_TAG_RE = re.compile(r"\{\%-?\s*generation\s*-?\%\}")
-
-
 def _assistant_mask(tokenizer, template: str, messages) -> tuple[list[int], list[int]]:
     out = tokenizer.apply_chat_template(messages, chat_template=template, return_assistant_tokens_mask=True,
                                         return_dict=True)
@@ -186,7 +170,11 @@ def check_generation_mask(training_template):
     expect_template_text(training_template, "training_template")
     # First the format: a training template must render exactly what the model reads at inference.
     expect_same_renderings(training_template, TEMPLATES["smollm2"].template, "training_template", GROUPS)
-    if not GENERATION_TAG_RE.search(training_template):
+    # TRL's test, the one SFTTrainer applies (`{%- generation %}` and the other trim variants
+    # included); imported here because TRL imports torch, which the other checks do not need.
+    from trl.chat_template_utils import has_generation_markers
+
+    if not has_generation_markers(training_template):
         # Checked here rather than left to transformers, which would only log a warning and
         # return a mask of zeros: no token trained on.
         raise CheckFailed("training_template has no {% generation %} block, so its assistant mask is all zeros: "

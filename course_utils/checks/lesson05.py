@@ -12,13 +12,15 @@ import functools
 import numbers
 from unittest import mock
 
+from trl.chat_template_utils import has_generation_markers
+
 from .. import sft
 from ..generation import END_OF_TURN, generate_text
 from ..runtime import training_precision
 from .calls import call, short_repr
-from .core import CheckFailed
 from .course_models import base_pair, course_tokenizer, instruct_pair
 from .expect import expect_equal, expect_type
+from .failure import CheckFailed
 from .registry import exercise
 
 # --- 05.format ------------------------------------------------------------------------------
@@ -163,7 +165,7 @@ def _check_loss(config, shown: str) -> None:
     if path and str(path).endswith(".jinja"):
         with contextlib.suppress(OSError):
             text = open(path, encoding="utf-8").read()
-    if "{% generation %}" not in text:
+    if not has_generation_markers(text):
         raise CheckFailed(f"{shown} has chat_template_path={short_repr(path)}: assistant_only_loss=True needs a "
                           "template with {% generation %} markers (TRL refuses SmolLM2's own); use "
                           "str(TRAINING_TEMPLATE_PATH)")

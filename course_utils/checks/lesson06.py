@@ -14,8 +14,8 @@ import re
 from ..display import first_difference
 from ..world import get_weather
 from .calls import call, short_repr
-from .core import CheckFailed
 from .expect import expect_equal, expect_type
+from .failure import CheckFailed
 from .registry import exercise
 
 # --- 06.schema ------------------------------------------------------------------------------

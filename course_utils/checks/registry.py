@@ -13,6 +13,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Callable
 
+from .failure import CheckFailed
+
 DEFAULT_TIME_LIMIT_S = 10.0
 
 # The time limit of the exercise being checked, read by `calls.call` for each learner call.
@@ -32,8 +34,6 @@ class Exercise:
 
     def run(self, *answer) -> None:
         """Call the test on `answer`; it raises CheckFailed on the first problem."""
-        from .core import CheckFailed
-
         names = self.answer_names
         if len(answer) != len(names):
             wanted = ", ".join([repr(self.id), *names])

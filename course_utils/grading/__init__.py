@@ -5,7 +5,11 @@
 - `prepare`, `nbval_graded`, `plugin`: grade a notebook under nbval (pytest11 entry point).
 - `outcome`, `record`: cell results -> one result per exercise -> junit properties and JSON.
 - `runner`, `pytest_entry`, `gradebook`, `report`, `cli`: course-grade, one subprocess per submission.
-- `inprocess`: the same verdicts without a kernel, for the proofs of every exercise.
+- `files`: the one durable, atomic writer of results, gradebook and report.
+
+The status words (cell, exercise, submission) are `course_utils.status`, shared with checks.
+The same verdicts without a kernel, for the proofs of every exercise, are test-only:
+tests/support/inprocess_grading.py.
 
 docs/INSTRUCTORS.md is the guide.
 """

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import nbformat
 
-from ..checks.core import PASSED
+from ..status import PASSED_LINE
 from .cells import (
     ANSWER,
     CHECK,
@@ -58,7 +58,7 @@ class ExerciseSpec:
 
     @property
     def expected_output(self) -> str:
-        return PASSED.format(self.id) + "\n"
+        return PASSED_LINE.format(self.id) + "\n"
 
 
 def _answer_spec(cell, index: int, lesson_number: str) -> tuple[str, int, tuple[KnownWrong, ...]]:

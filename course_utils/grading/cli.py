@@ -17,10 +17,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from ..status import SubmissionStatus
 from .gradebook import Gradebook, NotAGradebook, Row, file_sha256
 from .manifest import MANIFEST_PATH, load_manifest
 from .report import write_report
-from .runner import GRADED, GRADER_ERROR, grade_submission, stop_all
+from .runner import grade_submission, grader_error, stop_all
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -56,7 +57,7 @@ def grade_safely(path: Path, name: str, sha256: str, *args) -> Row:
     try:
         return grade_submission(path, name, sha256, *args)
     except Exception as error:  # the row says what happened; the class still gets graded
-        return Row(submission=name, sha256=sha256, status=f"{GRADER_ERROR}: {type(error).__name__}: {error}"[:300])
+        return Row(submission=name, sha256=sha256, status=grader_error(f"{type(error).__name__}: {error}")[:300])
 
 
 def grade_folder(args: argparse.Namespace) -> Gradebook:
@@ -101,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     rows = list(book.rows.values())
     write_report(args.report, rows, book.exercise_ids())
-    graded = sum(row.status == GRADED for row in rows)
+    graded = sum(row.status == SubmissionStatus.GRADED for row in rows)
     print(f"course-grade: {len(rows)} rows in {args.out} ({graded} graded, {len(rows) - graded} with "
           f"problems, see the status column); report in {args.report}")
     return 0

@@ -3,20 +3,20 @@
 Columns: submission, lesson, then ``<id> points`` and ``<id> feedback`` for every exercise of
 the lessons graded, then total, max, status, seconds and the submission's sha256.
 
-The whole file is rewritten after each graded submission, to a temporary file that then
-replaces it (`os.replace` is atomic), so a kill -9 at any moment leaves either the old or the
-new gradebook, never a torn row. On the next run, a row whose sha256 still matches its file is
-kept; anything else is graded again, so rows are never duplicated and changed work is regraded.
+The whole file is rewritten after each graded submission with `files.write_atomically`, so a
+kill -9 at any moment leaves either the old or the new gradebook, never a torn row. On the next
+run, a row whose sha256 still matches its file is kept; anything else is graded again, so rows
+are never duplicated and changed work is regraded.
 """
 from __future__ import annotations
 
 import csv
 import hashlib
 import io
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .files import write_atomically
 
 HEAD = ["submission", "lesson"]
 TAIL = ["total", "max", "status", "seconds", "sha256"]
@@ -93,17 +93,7 @@ def write_gradebook(path: Path, rows: list[Row], exercise_ids: list[str]) -> Non
     writer.writerow(header(exercise_ids))
     for row in sorted(rows, key=lambda r: r.submission):
         writer.writerow(row.as_csv(exercise_ids))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", newline="", encoding="utf-8") as f:
-            f.write(buffer.getvalue())
-            f.flush()
-            os.fsync(f.fileno())  # the data is on disk before the name points at it
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, buffer.getvalue())
 
 
 class Gradebook:

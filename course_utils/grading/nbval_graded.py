@@ -21,8 +21,9 @@ import nbformat
 from nbval.kernel import CURRENT_ENV_KERNEL_NAME, RunningKernel
 from nbval.plugin import IPyNbCell, IPyNbFile, NbCellError
 
+from ..status import CellStatus, KernelFate
 from .cells import CHECK, role_of
-from .outcome import ERROR, KERNEL_DIED, OK, OUTPUT_DIFFERS, TIMEOUT, CellResult
+from .outcome import CellResult
 from .prepare import prepare_for_grading
 from .record import NotebookRecord
 
@@ -118,7 +119,7 @@ class GradedCell(IPyNbCell):
             record.add_cell(self._classify(exc))
             raise
         else:
-            record.add_cell(CellResult(self.cell_num, OK))
+            record.add_cell(CellResult(self.cell_num, CellStatus.OK))
         finally:
             result = record.finish_exercise_at(self.cell_num)
             if result is not None:
@@ -139,19 +140,19 @@ class GradedCell(IPyNbCell):
     def _classify(self, exc: BaseException) -> CellResult:
         record = self.parent.record
         if isinstance(exc, KernelDied):
-            record.kernel_fate = "died"
+            record.kernel_fate = KernelFate.DIED
             record.kernel_lost = f"the Python kernel died while running {self.description}"
-            return CellResult(self.cell_num, KERNEL_DIED, "KernelDied", record.kernel_lost)
+            return CellResult(self.cell_num, CellStatus.KERNEL_DIED, "KernelDied", record.kernel_lost)
         if isinstance(exc, RuntimeError) and "Kernel dead" in str(exc):
-            return CellResult(self.cell_num, KERNEL_DIED, "KernelDied", record.kernel_lost or str(exc))
+            return CellResult(self.cell_num, CellStatus.KERNEL_DIED, "KernelDied", record.kernel_lost or str(exc))
         if self.parent.timed_out:
             if not self.parent.kernel.is_alive():
-                record.kernel_fate = "stuck"
+                record.kernel_fate = KernelFate.STUCK
                 record.kernel_lost = f"{self.description} did not finish and could not be interrupted"
-            return CellResult(self.cell_num, TIMEOUT)
+            return CellResult(self.cell_num, CellStatus.TIMEOUT)
         error = next((o for o in self.test_outputs or [] if o.get("output_type") == "error"), None)
         if error is not None:
-            return CellResult(self.cell_num, ERROR, error.get("ename", ""), error.get("evalue", ""))
+            return CellResult(self.cell_num, CellStatus.ERROR, error.get("ename", ""), error.get("evalue", ""))
         if isinstance(exc, NbCellError) and str(exc) == "Cell outputs differ":
-            return CellResult(self.cell_num, OUTPUT_DIFFERS)
-        return CellResult(self.cell_num, ERROR, type(exc).__name__, str(exc))
+            return CellResult(self.cell_num, CellStatus.OUTPUT_DIFFERS)
+        return CellResult(self.cell_num, CellStatus.ERROR, type(exc).__name__, str(exc))

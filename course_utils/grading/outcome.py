@@ -7,17 +7,15 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-# How a cell ended.
-OK, ERROR, TIMEOUT, KERNEL_DIED, OUTPUT_DIFFERS = "ok", "error", "timeout", "kernel_died", "output_differs"
-# How an exercise ended (the gradebook's vocabulary).
-PASSED, FAILED, NOT_ATTEMPTED, NOT_GRADED = "passed", "failed", "not attempted", "not graded"
+from ..status import NOT_ATTEMPTED_YET, CellStatus, ExerciseStatus
+
 _FEEDBACK_CHARS = 400
 
 
 @dataclass(frozen=True)
 class CellResult:
     index: int            # position among the code cells nbval ran
-    status: str           # OK, ERROR, TIMEOUT, KERNEL_DIED or OUTPUT_DIFFERS
+    status: CellStatus
     ename: str = ""       # exception class name, for ERROR
     evalue: str = ""      # exception message, for ERROR
 
@@ -27,11 +25,16 @@ class ExerciseResult:
     id: str
     points: int
     max_points: int
-    status: str
+    status: ExerciseStatus
     feedback: str
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def not_graded(why: str) -> str:
+    """The feedback of an exercise the run never judged: ``not graded: <why>``."""
+    return f"{ExerciseStatus.NOT_GRADED}: {why}"
 
 
 def _one_line(text: str) -> str:
@@ -57,30 +60,32 @@ def exercise_result(
 ) -> ExerciseResult:
     """The result of one exercise from its answer cells' and its check cell's results."""
 
-    def result(status: str, feedback: str, points: int = 0) -> ExerciseResult:
+    def result(status: ExerciseStatus, feedback: str, points: int = 0) -> ExerciseResult:
         return ExerciseResult(exercise_id, points, max_points, status, _one_line(feedback))
 
     if check is None:
-        return result(NOT_GRADED, "not graded: the run stopped before this check")
-    if check.status == OK:
-        return result(PASSED, "passed", max_points)
-    if check.status == KERNEL_DIED:
+        return result(ExerciseStatus.NOT_GRADED, not_graded("the run stopped before this check"))
+    if check.status == CellStatus.OK:
+        # The feedback of a pass is the status word itself; the report counts passes by it.
+        return result(ExerciseStatus.PASSED, ExerciseStatus.PASSED, max_points)
+    if check.status == CellStatus.KERNEL_DIED:
         why = check.evalue or "the Python kernel died (a crash, os._exit or running out of memory)"
-        return result(NOT_GRADED, f"not graded: {why}")
-    if check.status == ERROR and check.ename == "CheckFailed":
+        return result(ExerciseStatus.NOT_GRADED, not_graded(why))
+    if check.status == CellStatus.ERROR and check.ename == "CheckFailed":
         detail = _check_failed_detail(exercise_id, check)
-        return result(NOT_ATTEMPTED if detail.startswith("not attempted") else FAILED, detail)
-    answer_errors = [a for a in answers if a.status == ERROR]
+        attempted = not detail.startswith(NOT_ATTEMPTED_YET)
+        return result(ExerciseStatus.FAILED if attempted else ExerciseStatus.NOT_ATTEMPTED, detail)
+    answer_errors = [a for a in answers if a.status == CellStatus.ERROR]
     if any(a.ename == "NotImplementedError" for a in answer_errors):
         # A value exercise's stub raises at top level, so its check only sees a NameError.
-        return result(NOT_ATTEMPTED, "not attempted yet")
-    if any(a.status == TIMEOUT for a in answers):
-        return result(FAILED, f"the answer cell did not finish within {cell_timeout:g} s")
-    if check.status == TIMEOUT:
-        return result(FAILED, f"the check did not finish within {cell_timeout:g} s")
-    if check.status == OUTPUT_DIFFERS:
-        return result(FAILED, "the check printed something besides its verdict (output written "
-                              "outside Python's sys.stdout, such as os.write or C code)")
+        return result(ExerciseStatus.NOT_ATTEMPTED, NOT_ATTEMPTED_YET)
+    if any(a.status == CellStatus.TIMEOUT for a in answers):
+        return result(ExerciseStatus.FAILED, f"the answer cell did not finish within {cell_timeout:g} s")
+    if check.status == CellStatus.TIMEOUT:
+        return result(ExerciseStatus.FAILED, f"the check did not finish within {cell_timeout:g} s")
+    if check.status == CellStatus.OUTPUT_DIFFERS:
+        return result(ExerciseStatus.FAILED, "the check printed something besides its verdict (output "
+                                             "written outside Python's sys.stdout, such as os.write or C code)")
     if answer_errors:
-        return result(FAILED, f"the answer cell raised {_error_text(answer_errors[-1])}")
-    return result(FAILED, f"the check cell raised {_error_text(check)}")
+        return result(ExerciseStatus.FAILED, f"the answer cell raised {_error_text(answer_errors[-1])}")
+    return result(ExerciseStatus.FAILED, f"the check cell raised {_error_text(check)}")

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from ..status import ExerciseStatus
 from .manifest import MANIFEST_PATH, load_manifest, read_notebook_json
-from .outcome import PASSED
 from .record import NotebookRecord, write_results
 from .runner import PARENT_ENV
 
@@ -108,6 +108,7 @@ def pytest_terminal_summary(terminalreporter, config):
         terminalreporter.write_line(
             f"{record.notebook} ({record.lesson}): {summary['points']}/{summary['max_points']} points")
         for result in record.exercise_results():
-            mark = "✅" if result.status == PASSED else "❌"
-            feedback = "" if result.status == PASSED else f": {result.feedback}"
+            passed = result.status == ExerciseStatus.PASSED
+            mark = "✅" if passed else "❌"
+            feedback = "" if passed else f": {result.feedback}"
             terminalreporter.write_line(f"  {mark} {result.id} {result.points}/{result.max_points}{feedback}")

@@ -1,18 +1,18 @@
 """What grading one notebook found so far, and the JSON results file it is written to.
 
-The record is rewritten after every cell (atomically), so a run killed half-way still leaves
-the results of the exercises it finished; `complete` says whether the run got to the end.
+The record is rewritten after every cell (`files.write_json_atomically`), so a run killed
+half-way still leaves the results of the exercises it finished; `complete` says whether the run
+got to the end.
 """
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..status import CellStatus, ExerciseStatus, KernelFate
 from .cells import ANSWER, CHECK
-from .outcome import KERNEL_DIED, NOT_GRADED, CellResult, ExerciseResult, exercise_result
+from .files import write_json_atomically
+from .outcome import CellResult, ExerciseResult, exercise_result, not_graded
 
 RESULTS_FORMAT = 1
 
@@ -26,7 +26,7 @@ class NotebookRecord:
     cell_timeout: float
     kernel_pid: int | None = None
     kernel_lost: str = ""       # why the kernel is gone, once it is
-    kernel_fate: str = ""       # "", "died" (it exited) or "stuck" (a cell could not be interrupted)
+    kernel_fate: KernelFate = KernelFate.ALIVE
     complete: bool = False
     cells: dict[int, CellResult] = field(default_factory=dict)
     results: dict[str, ExerciseResult] = field(default_factory=dict)
@@ -42,8 +42,8 @@ class NotebookRecord:
         answers = [self.cells[i] for i, (r, e) in enumerate(self.roles[:index])
                    if r == ANSWER and e == exercise_id and i in self.cells]
         check = self.cells.get(index)
-        if check is not None and check.status == KERNEL_DIED and self.kernel_lost:
-            check = CellResult(index, KERNEL_DIED, "KernelDied", self.kernel_lost)
+        if check is not None and check.status == CellStatus.KERNEL_DIED and self.kernel_lost:
+            check = CellResult(index, CellStatus.KERNEL_DIED, "KernelDied", self.kernel_lost)
         max_points = next(e.points for e in self.exercises if e.id == exercise_id)
         result = exercise_result(exercise_id, max_points, answers, check, self.cell_timeout)
         self.results[exercise_id] = result
@@ -52,14 +52,15 @@ class NotebookRecord:
     def exercise_results(self) -> list[ExerciseResult]:
         """One result per exercise of the lesson, in its order; unfinished ones "not graded"."""
         why = self.kernel_lost or "the run stopped before this check"
-        return [self.results.get(e.id) or ExerciseResult(e.id, 0, e.points, NOT_GRADED, f"not graded: {why}")
+        unfinished = ExerciseStatus.NOT_GRADED
+        return [self.results.get(e.id) or ExerciseResult(e.id, 0, e.points, unfinished, not_graded(why))
                 for e in self.exercises]
 
     def cell_errors(self) -> list[dict]:
         """Cells other than checks that did not end well (for the instructor, not for points)."""
         return [{"cell": c.index, "status": c.status, "error": f"{c.ename}: {c.evalue}"[:300]}
                 for c in sorted(self.cells.values(), key=lambda c: c.index)
-                if c.status != "ok" and self.roles[c.index][0] != CHECK]
+                if c.status != CellStatus.OK and self.roles[c.index][0] != CHECK]
 
     def as_dict(self) -> dict:
         results = self.exercise_results()
@@ -74,19 +75,6 @@ class NotebookRecord:
             "exercises": [r.as_dict() for r in results],
             "cell_errors": self.cell_errors(),
         }
-
-
-def write_json_atomically(path: Path, data: dict) -> None:
-    """Write `data` so that a reader sees the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as f:
-            json.dump(data, f, ensure_ascii=False, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_results(path: Path, records: list[NotebookRecord]) -> None:

@@ -7,12 +7,12 @@ escaped; the page has no scripts and no external resources, so it opens anywhere
 from __future__ import annotations
 
 import html
-import os
-import tempfile
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ..status import ExerciseStatus, SubmissionStatus
+from .files import write_atomically
 from .gradebook import Row
 
 _CSS = """
@@ -38,8 +38,9 @@ def _exercise_summary(rows: list[Row], exercise_ids: list[str]) -> str:
         results = [r.exercises[exercise_id] for r in rows if exercise_id in r.exercises]
         if not results:
             continue
-        passed = sum(feedback == "passed" for _, feedback in results)
-        common = Counter(f for _, f in results if f != "passed").most_common(3)
+        # A passed exercise's feedback is the status word itself (see outcome.exercise_result).
+        passed = sum(feedback == ExerciseStatus.PASSED for _, feedback in results)
+        common = Counter(f for _, f in results if f != ExerciseStatus.PASSED).most_common(3)
         shown = "<br>".join(f"{count}× <span class=feedback>{_e(f)}</span>" for f, count in common)
         lines.append(f"<tr><td><code>{_e(exercise_id)}</code></td><td>{passed}/{len(results)}</td>"
                      f"<td>{shown or '<span class=muted>none</span>'}</td></tr>")
@@ -50,7 +51,7 @@ def _class_table(rows: list[Row]) -> str:
     lines = ["<table><tr><th>submission</th><th>lesson</th><th>points</th><th>status</th><th>seconds</th></tr>"]
     for row in rows:
         total = f"{row.total}/{row.max_points}" if row.max_points is not None else "–"
-        css = "ok" if row.status == "graded" else "bad"
+        css = "ok" if row.status == SubmissionStatus.GRADED else "bad"
         lines.append(f"<tr><td><a href='#{_anchor(row)}'>{_e(row.submission)}</a></td><td>{_e(row.lesson)}</td>"
                      f"<td>{total}</td><td class={css}>{_e(row.status)}</td><td>{row.seconds:.1f}</td></tr>")
     return "\n".join(lines + ["</table>"])
@@ -63,7 +64,7 @@ def _submission_section(row: Row) -> str:
     if row.exercises:
         parts.append("<table><tr><th>exercise</th><th>points</th><th>feedback</th></tr>")
         for exercise_id, (points, feedback) in row.exercises.items():
-            mark = "✅" if feedback == "passed" else "❌"
+            mark = "✅" if feedback == ExerciseStatus.PASSED else "❌"
             parts.append(f"<tr><td>{mark} <code>{_e(exercise_id)}</code></td><td>{points}</td>"
                          f"<td class=feedback>{_e(feedback)}</td></tr>")
         parts.append("</table>")
@@ -87,8 +88,4 @@ def render_report(rows: list[Row], exercise_ids: list[str]) -> str:
 
 
 def write_report(path: Path, rows: list[Row], exercise_ids: list[str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(handle, "w", encoding="utf-8") as f:
-        f.write(render_report(rows, exercise_ids))
-    os.replace(tmp, path)
+    write_atomically(path, render_report(rows, exercise_ids))

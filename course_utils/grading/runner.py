@@ -22,12 +22,11 @@ from pathlib import Path
 
 import nbformat
 
+from ..status import ExerciseStatus, KernelFate, SubmissionStatus
 from .gradebook import Row
 from .manifest import Manifest, read_notebook_json
-from .outcome import NOT_GRADED
+from .outcome import not_graded
 
-GRADED, KERNEL_DIED, TIMED_OUT = "graded", "kernel died", "timed out"
-INVALID, NOT_COURSE, GRADER_ERROR = "invalid notebook", "not a course notebook", "grader error"
 # Set for the pytest subprocess: the grading plugin exits when this process is gone, so a
 # course-grade killed with kill -9 leaves no grading behind (see plugin.watch_parent).
 PARENT_ENV = "COURSE_GRADE_PARENT_PID"
@@ -37,11 +36,11 @@ _running: set[subprocess.Popen] = set()
 _running_lock = threading.Lock()
 
 
-def _problem(path: Path, manifest: Manifest) -> tuple[str, str, str] | None:
+def _problem(path: Path, manifest: Manifest) -> tuple[SubmissionStatus, str, str] | None:
     """(status, lesson, why) when `path` cannot be graded at all; None when it can."""
     nb = read_notebook_json(path)
     if nb is None:
-        return INVALID, manifest.identify({}, path.name) or "", "not a notebook: the file is not JSON"
+        return SubmissionStatus.INVALID, manifest.identify({}, path.name) or "", "not a notebook: the file is not JSON"
     lesson = manifest.identify(nb, path.name) or ""
     # Readable is enough: like nbval, grading runs a notebook that breaks the schema in some
     # harmless detail (an editor's extra field); only one without usable cells is refused.
@@ -52,15 +51,21 @@ def _problem(path: Path, manifest: Manifest) -> tuple[str, str, str] | None:
         usable = isinstance(cells, list) and all(
             isinstance(c, dict) and c.get("cell_type") in ("code", "markdown", "raw") for c in cells)
     except Exception as error:  # nbformat raises several kinds for unreadable notebooks
-        return INVALID, lesson, f"not a valid notebook: {str(error).splitlines()[0][:200]}"
+        return SubmissionStatus.INVALID, lesson, f"not a valid notebook: {str(error).splitlines()[0][:200]}"
     if not usable:
-        return INVALID, lesson, "not a valid notebook: its cells are not notebook cells"
+        return SubmissionStatus.INVALID, lesson, "not a valid notebook: its cells are not notebook cells"
     if not lesson:
-        return NOT_COURSE, "", "no exercise of the course found (no course metadata, no lesson in the file name)"
+        why = "no exercise of the course found (no course metadata, no lesson in the file name)"
+        return SubmissionStatus.NOT_COURSE, "", why
     return None
 
 
-def _failed_row(row: Row, manifest: Manifest, status: str, lesson: str, why: str) -> Row:
+def grader_error(what: str) -> str:
+    """The status of a submission the grader itself failed on: ``grader error: <what>``."""
+    return f"{SubmissionStatus.GRADER_ERROR}: {what}"
+
+
+def _failed_row(row: Row, manifest: Manifest, status: SubmissionStatus, lesson: str, why: str) -> Row:
     row.status, row.lesson = status, lesson
     if lesson:
         row.max_points = manifest.max_points(lesson)
@@ -154,17 +159,18 @@ def _row_from_results(row: Row, data: dict, timed_out: bool, timeout: float, tai
     row.max_points = data["max_points"]
     for result in data["exercises"]:
         feedback = result["feedback"]
-        if timed_out and result["status"] == NOT_GRADED:
-            feedback = f"not graded: the submission ran past the {timeout:g} s limit"
+        if timed_out and result["status"] == ExerciseStatus.NOT_GRADED:
+            feedback = not_graded(f"the submission ran past the {timeout:g} s limit")
         row.exercises[result["id"]] = (result["points"], feedback)
-    if timed_out or data.get("kernel_fate") == "stuck":
-        row.status = TIMED_OUT
-    elif data.get("kernel_fate") == "died":
-        row.status = KERNEL_DIED
+    fate = data.get("kernel_fate")
+    if timed_out or fate == KernelFate.STUCK:
+        row.status = SubmissionStatus.TIMED_OUT
+    elif fate == KernelFate.DIED:
+        row.status = SubmissionStatus.KERNEL_DIED
     elif not data["complete"]:
-        row.status = f"{GRADER_ERROR}: {_last_line(tail)}"
+        row.status = grader_error(_last_line(tail))
     else:
-        row.status = GRADED
+        row.status = SubmissionStatus.GRADED
     return row
 
 
@@ -181,8 +187,8 @@ def grade_submission(path: Path, key: str, sha256: str, manifest: Manifest, cell
         data, timed_out, tail = _run_pytest(path, row.lesson, cell_timeout, timeout, manifest_path)
         if data is None:
             why = "the submission ran past the time limit" if timed_out else f"pytest failed: {_last_line(tail)}"
-            row = _failed_row(row, manifest, TIMED_OUT if timed_out else GRADER_ERROR, row.lesson,
-                              f"not graded: {why}")
+            status = SubmissionStatus.TIMED_OUT if timed_out else SubmissionStatus.GRADER_ERROR
+            row = _failed_row(row, manifest, status, row.lesson, not_graded(why))
         else:
             row = _row_from_results(row, data, timed_out, timeout, tail)
     row.seconds = time.monotonic() - started

@@ -17,11 +17,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-ASSETS = Path(__file__).resolve().parents[1] / "assets"
-TRAINING_TEMPLATE_PATH = ASSETS / "templates" / "smollm2_training.jinja"
-INFERENCE_TEMPLATE_PATH = ASSETS / "templates" / "smollm2_instruct.jinja"
-BUNDLED_CONVERSATIONS = ASSETS / "data" / "conversations.jsonl"
-BUNDLED_HELDOUT = ASSETS / "data" / "heldout_questions.jsonl"
+from ..assets import data_path, template_path
+
+TRAINING_TEMPLATE_PATH = template_path("smollm2_training.jinja")
+INFERENCE_TEMPLATE_PATH = template_path("smollm2_instruct.jinja")
+BUNDLED_CONVERSATIONS = data_path("conversations.jsonl")
+BUNDLED_HELDOUT = data_path("heldout_questions.jsonl")
 SMOLTALK = ("HuggingFaceTB/smoltalk", "everyday-conversations")
 IGNORE_INDEX = -100  # the label PyTorch's cross-entropy (and TRL) skips
 

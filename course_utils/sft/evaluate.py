@@ -10,11 +10,12 @@ per prompt, which is what makes evaluating 180 prompts take seconds on CPU.
 """
 from __future__ import annotations
 
+import dataclasses
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..generation import END_OF_TEXT, END_OF_TURN, Generation
+from ..generation import Generation, as_generation, pad_token_id, stop_ids
 
 DEFAULT_MAX_NEW_TOKENS = 64
 
@@ -24,34 +25,6 @@ def _as_messages(prompt) -> list[dict]:
     if isinstance(prompt, str):
         return [{"role": "user", "content": prompt}]
     return [dict(m) for m in prompt]
-
-
-def _stop_ids(model, tokenizer) -> list[int]:
-    """The ids generation stops at: the model's own `generation_config.eos_token_id`.
-
-    A base SmolLM2 stops only at <|endoftext|>; TRL's `SFTConfig(eos_token="<|im_end|>")` adds
-    <|im_end|> in front. Stopping is the model's setting; ending the turn is what it learned.
-    """
-    eos = model.generation_config.eos_token_id
-    eos = eos if isinstance(eos, (list, tuple)) else [eos]
-    ids = [i for i in eos if i is not None] or [tokenizer.eos_token_id]
-    return list(dict.fromkeys(ids))
-
-
-def _cut_at_stop(tokenizer, ids: list[int], stop_ids: list[int]) -> tuple[list[int], str | None]:
-    """The ids up to and including the first stop id, and the special token they end on.
-
-    Finished rows of a batch are padded, possibly with <|im_end|> itself, so only the first
-    stop counts. As `generation.generate_text` says it: a generation ended on a special token
-    when its last token is a stop id, <|im_end|> or <|endoftext|>; otherwise it was cut off.
-    """
-    end = next((i + 1 for i, token_id in enumerate(ids) if token_id in stop_ids), len(ids))
-    ids = ids[:end]
-    if not ids:
-        return ids, None
-    last = tokenizer.convert_ids_to_tokens(ids[-1])
-    ended = ids[-1] in stop_ids or last in (END_OF_TURN, END_OF_TEXT)
-    return ids, last if ended else None
 
 
 def _left_padded(tokenizer, prompts: list[str], pad_id: int):
@@ -66,10 +39,10 @@ def _left_padded(tokenizer, prompts: list[str], pad_id: int):
     return {"input_ids": input_ids, "attention_mask": attention_mask}
 
 
-def _generate_batch(model, tokenizer, prompts: list[str], max_new_tokens: int, stop_ids: list[int]):
+def _generate_batch(model, tokenizer, prompts: list[str], max_new_tokens: int, stops: list[int]):
     import torch
 
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop_ids[0]
+    pad_id = pad_token_id(tokenizer, stops)
     inputs = {k: v.to(model.device) for k, v in _left_padded(tokenizer, prompts, pad_id).items()}
     with torch.no_grad():
         out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=pad_id)
@@ -87,7 +60,7 @@ def generate_replies(model, tokenizer, prompts: Sequence, max_new_tokens: int = 
     Returns `generation.Generation` objects: `.reply` is the text, `.ended_turn` whether it
     ended with `<|im_end|>`, `.stopped_by` the special token it ended on (None: cut off).
     """
-    stop_ids = _stop_ids(model, tokenizer)
+    stops = stop_ids(model, tokenizer)
     texts = [tokenizer.apply_chat_template(_as_messages(p), add_generation_prompt=True, tokenize=False)
              for p in prompts]
     was_training = model.training
@@ -95,11 +68,9 @@ def generate_replies(model, tokenizer, prompts: Sequence, max_new_tokens: int = 
     generations = []
     for start in range(0, len(texts), batch_size):
         chunk = texts[start:start + batch_size]
-        for prompt, ids in zip(chunk, _generate_batch(model, tokenizer, chunk, max_new_tokens, stop_ids)):
-            new_ids, stopped_by = _cut_at_stop(tokenizer, ids, stop_ids)
-            generations.append(Generation(prompt, new_ids, tokenizer.decode(new_ids, skip_special_tokens=False),
-                                          tokenizer.decode(new_ids, skip_special_tokens=True).strip(),
-                                          stopped_by, max_new_tokens))
+        for prompt, ids in zip(chunk, _generate_batch(model, tokenizer, chunk, max_new_tokens, stops)):
+            generation = as_generation(tokenizer, prompt, ids, stops, max_new_tokens)
+            generations.append(dataclasses.replace(generation, reply=generation.reply.strip()))
     model.train(was_training)
     return generations
 

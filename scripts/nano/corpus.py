@@ -11,17 +11,16 @@ The evaluation sets use only the held-out templates (see `course_utils/world.py`
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
 from transformers.utils import get_json_schema
 from transformers.utils.chat_template_utils import render_jinja_template
 
 from course_utils import world
+from course_utils.assets import read_template
 from course_utils.tools import convert_temperature, get_capital
 
-TEMPLATES = Path(world.__file__).parent / "assets" / "templates"
-DEFAULT_TEMPLATE = (TEMPLATES / "smollm2_instruct.jinja").read_text()
-TOOL_TEMPLATE = (TEMPLATES / "hermes_tool_use.jinja").read_text()
+DEFAULT_TEMPLATE = read_template("smollm2_instruct.jinja")
+TOOL_TEMPLATE = read_template("hermes_tool_use.jinja")
 WEATHER_TOOL = get_json_schema(world.get_weather)
 # Lesson 06 offers these too; the model sees them in its tool list but is not taught to call
 # them, so it learns to pick get_weather out of a list rather than to expect it alone.

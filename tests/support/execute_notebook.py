@@ -1,10 +1,10 @@
 """Run every cell of a notebook in a fresh kernel and save it with its outputs.
 
-    python tests/support/execute_notebook.py NOTEBOOK OUT
+    python -m tests.support.execute_notebook NOTEBOOK OUT      # from the repository root
 
 The online notebook tests run this beside the Hub mirror (`HubMirror.command`), so the kernel
 it starts shares the mirror's network namespace; the test then reads what each cell printed.
-It executes the way `make timings` and `make outputs` do (scripts/lesson_times.run_notebook),
+It executes the way `make timings` and `make outputs` do (scripts.lesson_times.run_notebook),
 with one cell added at the end that prints the kernel's Hub decision (HUB_REPORT below), so
 the test also sees loads that print nothing (the checks load their models silently).
 The notebook is saved even when a cell raises, so the failing cell's output can be read; the
@@ -15,10 +15,7 @@ from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))
-from lesson_times import run_notebook  # noqa: E402  (scripts/ is not a package)
-
+from scripts.lesson_times import run_notebook
 
 HUB_REPORT = """from course_utils import hub as _hub
 print("[hub decision]", "made by the notebook" if _hub.decision_made() else "never made", "-", _hub.decision().summary())"""

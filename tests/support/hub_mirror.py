@@ -27,13 +27,14 @@ import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from course_utils.assets import data_path
 from course_utils.hub import OFFLINE_VARIABLES
-from course_utils.models import BASE_ID, INSTRUCT_ID
+from course_utils.models import BASE_ID, INSTRUCT_ID, nano_path
 from course_utils.sft.data import SMOLTALK
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-ASSETS = REPO_ROOT / "course_utils" / "assets"
-OLAH_CLI = REPO_ROOT / ".venv-mirror" / "bin" / "olah-cli"
+from .paths import ROOT
+
+OLAH_CLI = ROOT / ".venv-mirror" / "bin" / "olah-cli"
 
 # The ids the course loads, from where the course defines them, so the mirror serves what it asks for.
 SMOLTALK_ID, SMOLTALK_CONFIG = SMOLTALK
@@ -87,8 +88,7 @@ def build_repos(root: Path, extra_models: Mapping[str, Path] = {}) -> dict[str, 
     {"models/<org>/<repo>": commit sha, ...}.
     """
     root = Path(root)
-    models = {BASE_ID: ASSETS / "nano-smollm2-base", INSTRUCT_ID: ASSETS / "nano-smollm2-instruct",
-              **extra_models}
+    models = {BASE_ID: nano_path(BASE_ID), INSTRUCT_ID: nano_path(INSTRUCT_ID), **extra_models}
     shas = {}
     for repo_id, src in models.items():
         dest = root / "models" / repo_id
@@ -153,7 +153,7 @@ def _write_smoltalk(dest: Path) -> None:
     import pyarrow.parquet as pq
 
     def read(name: str) -> list[dict]:
-        lines = (ASSETS / "data" / name).read_text(encoding="utf-8").splitlines()
+        lines = data_path(name).read_text(encoding="utf-8").splitlines()
         return [json.loads(line) for line in lines if line.strip()]
 
     train = [r["messages"] for r in read("conversations.jsonl")]

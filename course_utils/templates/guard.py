@@ -20,7 +20,8 @@ import re
 from functools import lru_cache
 
 from jinja2 import nodes
-from transformers.utils import chat_template_utils as _ctu
+
+from . import _transformers
 
 __all__ = [
     "TemplateError", "TemplateSecurityError", "check_template", "template_line", "find_unsafe", "parse_template",
@@ -97,26 +98,20 @@ def _resource_abuse(node: nodes.Node) -> str | None:
 _RULES = (_private_access, _built_item_name, _resource_abuse)
 
 
-@lru_cache(maxsize=1)
-def _reference_environment():
-    # An environment exactly as transformers builds it (extensions for `{% generation %}` and loop
-    # controls included), taken from its compiled empty template. Parsing with it, rather than
-    # compiling the template under test, matters: compiling runs jinja2's constant folding,
-    # which is where a memory bomb such as 'a' * 10**10 would go off.
-    return _ctu._compile_jinja_template("").environment
-
-
 def parse_template(template: str) -> nodes.Template:
     """jinja2's syntax tree of ``template`` as transformers would read it, without compiling it.
 
     Raises ``jinja2.TemplateSyntaxError`` (with ``lineno``) when it does not parse.
     """
-    return _reference_environment().parse(template)
+    # Parsed in transformers' own environment (extensions for `{% generation %}` and loop
+    # controls included), not compiled: compiling runs jinja2's constant folding, which is where
+    # a memory bomb such as 'a' * 10**10 would go off.
+    return _transformers.reference_environment().parse(template)
 
 
 def lex_template(template: str):
     """jinja2's tokens of ``template``: (line, kind, value) triples."""
-    return _reference_environment().lex(template)
+    return _transformers.reference_environment().lex(template)
 
 
 @lru_cache(maxsize=256)
@@ -139,7 +134,7 @@ def find_unsafe(template: str) -> tuple[tuple[int, str], ...]:
 def check_template(template: str) -> None:
     """Raise ``TemplateSecurityError`` for the first construct the guard refuses.
 
-    Run it before compiling (see ``_reference_environment``); a template that does not parse
+    Run it before compiling (see ``parse_template``); a template that does not parse
     raises ``jinja2.TemplateSyntaxError``.
     """
     findings = find_unsafe(template)

@@ -1,9 +1,11 @@
-"""Run a solutions notebook's exercises in this process, to prove them fast.
+"""Run a solutions notebook's exercises in this process, to prove them fast (test-only: it is
+not shipped in course_utils, since no instructor or learner grades this way).
 
 Starting a kernel per answer would make proving every solution, stub and known-wrong answer
 of the course take minutes; executing the cells here takes seconds. The verdicts come from the
-same rules as real grading (`outcome.exercise_result`), and tests/test_grading_*.py grade a
-few notebooks through nbval and a real kernel to show the two agree.
+same rules as real grading (`course_utils.grading.outcome.exercise_result`), and
+tests/test_grading_plugin.py grades a notebook through nbval and a real kernel to show the two
+agree.
 """
 from __future__ import annotations
 
@@ -15,10 +17,11 @@ from typing import Iterator
 
 from IPython.core.inputtransformer2 import TransformerManager
 
-from .authoring import ExerciseSpec, read_solution
-from .cells import ANSWER, CHECK, role_of, source_of
-from .outcome import ERROR, OK, OUTPUT_DIFFERS, CellResult, ExerciseResult, exercise_result
-from .prepare import GRADING_PRELUDE
+from course_utils.grading.authoring import ExerciseSpec, read_solution
+from course_utils.grading.cells import ANSWER, CHECK, role_of, source_of
+from course_utils.grading.outcome import CellResult, ExerciseResult, exercise_result
+from course_utils.grading.prepare import GRADING_PRELUDE
+from course_utils.status import CellStatus
 
 _TRANSFORM = TransformerManager()  # turns %magics into Python, as the kernel would
 
@@ -35,8 +38,8 @@ class ExerciseContext:
         namespace = dict(self.namespace)
         answer, _ = run_cell(answer_source, namespace, 0)
         check, printed = run_cell(GRADING_PRELUDE + self.spec.check_source, namespace, 1)
-        if check.status == OK and printed != self.spec.expected_output:
-            check = CellResult(1, OUTPUT_DIFFERS)
+        if check.status == CellStatus.OK and printed != self.spec.expected_output:
+            check = CellResult(1, CellStatus.OUTPUT_DIFFERS)
         return exercise_result(self.spec.id, self.spec.points, [answer], check, cell_timeout)
 
 
@@ -48,8 +51,8 @@ def run_cell(source: str, namespace: dict, index: int) -> tuple[CellResult, str]
         with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(io.StringIO()):
             exec(code, namespace)
     except Exception as exc:
-        return CellResult(index, ERROR, type(exc).__name__, str(exc)), printed.getvalue()
-    return CellResult(index, OK), printed.getvalue()
+        return CellResult(index, CellStatus.ERROR, type(exc).__name__, str(exc)), printed.getvalue()
+    return CellResult(index, CellStatus.OK), printed.getvalue()
 
 
 def exercise_contexts(path: Path) -> Iterator[ExerciseContext]:
@@ -70,5 +73,5 @@ def exercise_contexts(path: Path) -> Iterator[ExerciseContext]:
         if role == ANSWER:
             yield ExerciseContext(by_id[exercise_id], dict(namespace))
         result, _ = run_cell(source_of(cell), namespace, index)
-        if result.status != OK:
+        if result.status != CellStatus.OK:
             raise RuntimeError(f"{path.name} cell {index} raised {result.ename}: {result.evalue}")

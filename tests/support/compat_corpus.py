@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .paths import ROOT
+
 __all__ = ["CorpusCase", "default_root", "load_cases"]
 
 HFJS_CLOCK = "2025-07-10T12:00:00"  # huggingface.js' e2e tests mock Date to this instant
@@ -58,7 +60,7 @@ def _parse_string_arguments(messages: list) -> None:
 
 def default_root() -> Path:
     """``<repo>/../shared/compat-corpus``, the shared location next to the repository."""
-    return Path(__file__).resolve().parents[2] / "shared" / "compat-corpus"
+    return ROOT.parent / "shared" / "compat-corpus"
 
 
 def _hfjs_cases(root: Path, verdicts: dict) -> list[CorpusCase]:

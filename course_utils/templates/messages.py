@@ -141,6 +141,6 @@ def validate_messages(messages) -> None:
         >>> validate_messages([{"role": "user", "content": 42}])
         Traceback (most recent call last):
         ...
-        course_utils.messages.MessageError: message 0, key 'content': content has type int (42), but templates concatenate it as text. Fix: make it a string, e.g. 'content': '42'
+        course_utils.templates.messages.MessageError: message 0, key 'content': content has type int (42), but templates concatenate it as text. Fix: make it a string, e.g. 'content': '42'
     """
     prepare_messages(messages)

@@ -1,43 +1,23 @@
-"""Tool use: the messages that record a tool call, the loop that runs tools, and example tools.
+"""The tool loop: ask the model, run the tools it calls, hand back the results, until it answers.
 
-The pieces, in the order a tool call travels:
-1. `tool_schemas(tools)`: transformers' `get_json_schema` turns each function (type hints +
-   Google-style docstring) into the JSON schema the chat template writes into the prompt.
-2. The model replies in the Hermes format that `templates/hermes_tool_use.jinja` teaches:
-   `<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>`.
-3. `parse_tool_calls(reply, tools)` finds every call and checks it against the schemas
-   (`tool_calls.py`, which says why the parser is written by hand).
-4. `run_tool_loop` runs the calls, appends the assistant `tool_calls` message and one `tool`
-   message per call (with its `tool_call_id`), and asks the model again, up to a step limit.
+Also the two messages that record a tool call in a conversation (`assistant_message` with its
+`tool_calls`, and one `tool_message` per call), and `model_generator`, which turns a model and
+tokenizer into the `generate(messages, tool_schemas)` the loop asks.
 """
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from .generation import generate_text
-from .tool_calls import (
-    InvalidArguments, MalformedToolCall, ToolCallError, ToolSchemaError, UnknownTool,
-    decode_tool_call, function_part, mentions_tool_call, parse_tool_calls, text_outside_calls, tool_call_blocks,
-    tool_schemas, validate_call,
-)
-from .world import COUNTRIES, get_weather
+from ..generation import generate_text
+from .errors import ToolCallError
+from .parsing import MalformedToolCall, decode_tool_call, mentions_tool_call, text_outside_calls, tool_call_blocks
+from .schemas import function_part, function_schemas, tool_schemas
+from .validation import validate_call
 
-__all__ = [
-    "ToolSchemaError", "ToolCallError", "MalformedToolCall", "UnknownTool", "InvalidArguments",
-    "tool_schemas", "parse_tool_calls", "validate_call", "call_tool", "assistant_message",
-    "tool_message", "run_tool_loop", "model_generator", "ToolLoopResult",
-    "get_weather", "get_capital", "convert_temperature", "EXAMPLE_TOOLS", "rag_template",
-]
-
-_TEMPLATES = Path(__file__).parent / "assets" / "templates"
-
-
-def rag_template() -> str:
-    """A ChatML template that renders `apply_chat_template(documents=...)` into the system turn."""
-    return (_TEMPLATES / "rag.jinja").read_text()
+__all__ = ["call_tool", "assistant_message", "tool_message", "ToolLoopResult", "run_tool_loop",
+           "model_generator", "Generate"]
 
 
 # --- Running calls and writing the messages ---------------------------------------------------
@@ -140,7 +120,7 @@ def run_tool_loop(generate: Generate, messages: list[dict], tools: Sequence[Call
             conversation as the model is about to see it.
     """
     schema_list = tool_schemas(tools)
-    schemas = {function_part(s)["name"]: function_part(s) for s in schema_list}
+    schemas = function_schemas(schema_list)  # built once, not for every call
     functions = {function_part(s)["name"]: tool for s, tool in zip(schema_list, tools)}
     conversation, ran = list(messages), []
     for step in range(1, max_steps + 1):
@@ -172,39 +152,3 @@ def model_generator(model, tokenizer, max_new_tokens: int = 64) -> Generate:
         return generation.text.removesuffix(generation.stopped_by or "")
 
     return generate
-
-
-# --- Example tools --------------------------------------------------------------------------
-# get_weather comes from `world.py`: it is the exact tool the nano instruct model was trained
-# to call, so the schema here and the one in its training data cannot drift apart.
-
-
-def get_capital(country: str) -> str:
-    """
-    Get the capital city of a country.
-
-    Args:
-        country: The name of the country, for example France.
-    """
-    if country not in COUNTRIES:
-        # Raising is the honest answer; the tool loop turns it into a tool message.
-        raise KeyError(f"no capital known for {country!r}")
-    return COUNTRIES[country]
-
-
-def convert_temperature(celsius: float, unit: str) -> float:
-    """
-    Convert a temperature from degrees Celsius to another unit.
-
-    Args:
-        celsius: The temperature in degrees Celsius.
-        unit: The unit to convert to. (choices: ["fahrenheit", "kelvin"])
-    """
-    # The "(choices: ...)" suffix becomes an "enum" in the schema, so `validate_call` rejects
-    # other units before the function runs.
-    if unit == "fahrenheit":
-        return round(celsius * 9 / 5 + 32, 2)
-    return round(celsius + 273.15, 2)
-
-
-EXAMPLE_TOOLS = [get_weather, get_capital, convert_temperature]
