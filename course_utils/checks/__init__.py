@@ -7,7 +7,11 @@
 - `registry`: ``@exercise(id, points=...)`` and lazy loading of ``lessonNN`` modules by id.
 - `calls`: `call`, which runs learner code with output captured and a time limit.
 - `expect`: comparisons that fail with the first difference.
-- ``lesson01.py`` ...: one module per lesson, registering that lesson's exercises.
+- `expect_templates`: what the template exercises of lessons 03 and 04 share (the answer is
+  template text; it renders like a reference over the course's conversations).
+- `course_models`: the tokenizers and models the checks compare against, cached and silenced.
+- ``lesson01.py`` ...: one module per lesson, registering that lesson's exercises; a lesson
+  imports no other lesson (tests/test_layers.py), so checking ``04.*`` registers only ``04.*``.
 
 The verdict texts (`PASSED_LINE`, `NOT_ATTEMPTED_YET`) are defined in `course_utils.status`,
 which grading shares; they are re-exported here for check authors.
