@@ -95,15 +95,16 @@ def check_portable(portable_template):
     expect_template_text(portable_template, "portable_template")
     # 1. Same output as the Python-only original, in transformers.
     expect_same_renderings(portable_template, PYTHON_ONLY_TEMPLATE, "portable_template", PORTABLE_GROUPS)
-    # 2. Same output in minijinja, a Rust engine without Python's methods.
+    # 2. Same output in minijinja's strict mode (no Python methods, as its Rust crate ships):
+    #    `.portable` is the strict verdict; the pycompat mode would accept `.strip()`.
     for conversation, messages in conversations(*PORTABLE_GROUPS):
         for flag in GENERATION_PROMPT_OPTIONS:
             shown = f"cross_check(portable_template, <conversation '{conversation}'>, add_generation_prompt={flag})"
             result = call(cross_check, portable_template, messages, shown_as=shown, add_generation_prompt=flag)
             if not result.portable:
                 raise CheckFailed(f"{shown}: {result}")
-    # 3. No construct that only some engines accept (Python's True/None are read by minijinja
-    #    but not by every engine, so rendering alone cannot catch them).
+    # 3. No construct that only some engines accept (Python's True/None are read by jinja2 and
+    #    minijinja alike, so rendering alone cannot catch them).
     findings = call(lint, portable_template, shown_as="lint(portable_template)")
     if findings:
         more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""

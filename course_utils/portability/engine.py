@@ -1,8 +1,18 @@
 """minijinja, set up to render chat templates as transformers' jinja2 does: ``render_minijinja``.
 
-minijinja is the Rust engine behind TGI and mistral.rs. This module gives it transformers'
-``raise_exception``, ``strftime_now`` and ``tojson`` and the template variables transformers
-passes, prepared the same way, so that any difference in output is the template's, not ours.
+minijinja is the Rust engine behind TGI and mistral.rs (llama.cpp has its own C++ engine). This
+module gives it transformers' ``raise_exception``, ``strftime_now`` and ``tojson`` and the
+template variables transformers passes, prepared the same way, so that any difference in output
+is the template's, not ours.
+
+minijinja has two modes, and the mode decides whether Python's string and dict methods exist:
+
+- strict (``pycompat=False``): the Jinja language only, as minijinja's Rust crate ships;
+  ``content.strip()`` is "unknown method". A Rust server that does not add
+  ``minijinja-contrib``'s ``pycompat`` sees this.
+- pycompat (``pycompat=True``): minijinja emulates the common methods (``.strip()``,
+  ``.items()``, ``.get()``...). The Python binding, ``minijinja.Environment()``, turns it on by
+  default, so this module always says which mode it wants.
 """
 from __future__ import annotations
 
@@ -43,12 +53,11 @@ def _minijinja_environment(pycompat: bool = False) -> minijinja.Environment:
 
     - trim_blocks/lstrip_blocks as in transformers; loop controls and namespace() are built in.
     - raise_exception, strftime_now and tojson behave as transformers' do (above).
-    - pycompat=False by default: minijinja can emulate common Python str/dict methods
-      (``.strip()``, ``.items()``...), but not every engine that serves templates does, so the
-      default checks the Jinja language itself; ``pycompat=True`` shows what the emulation rescues.
-    - Cannot: `{% generation %}` (no extension mechanism: a syntax error) and transformers'
-      restricted `dict`/`namespace` (minijinja's own are used; the template guard refuses the
-      underscore names those restrictions exist for before either engine runs).
+    - pycompat is passed explicitly because the Python binding's default (True) is not the Rust
+      crate's (no Python methods): False gives the strict mode, True the emulation.
+    - Cannot, in either mode: `{% generation %}` (no extension mechanism: a syntax error) and
+      transformers' restricted `dict`/`namespace` (minijinja's own are used; the template guard
+      refuses the underscore names those restrictions exist for before either engine runs).
     """
     environment = minijinja.Environment(
         trim_blocks=True, lstrip_blocks=True, pycompat=pycompat, fuel=_FUEL, undefined_behavior="lenient"
@@ -87,6 +96,17 @@ def _context(messages: list, tools, documents, add_generation_prompt: bool, extr
 def render_minijinja(template: str, messages, *, add_generation_prompt: bool = False,
                      tools=None, documents=None, pycompat: bool = False, **template_kwargs) -> str:
     """Render with minijinja and transformers' variables; errors are ``TemplateError`` with a line.
+
+    ``pycompat=False`` (the default) is the strict mode, ``True`` the Python-method emulation.
+
+    Example:
+        >>> chat = [{"role": "user", "content": " Hi "}]
+        >>> render_minijinja("{{ messages[0].content.strip() }}", chat, pycompat=True)
+        'Hi'
+        >>> render_minijinja("{{ messages[0].content.strip() }}", chat)
+        Traceback (most recent call last):
+        ...
+        course_utils.templates.guard.TemplateError: template line 1: minijinja: unknown method: string has no method named strip
 
     The data goes in as minijinja literals (``{% set messages = [...] %}`` on a first line that
     trim_blocks removes), not as Python objects: the Python binding would otherwise expose each
