@@ -1,16 +1,20 @@
-"""tools: schemas, the Hermes tool-call parser and its errors, the tool loop, named templates, RAG."""
+"""tools: schemas, the Hermes tool-call parser (transformers' response parser plus the course's
+checks) and its errors, the tool loop, named templates, RAG."""
 import json
 
 import pytest
 from tokenizers import Tokenizer
 from tokenizers.models import WordLevel
 from transformers import PreTrainedTokenizerFast
+from transformers.utils.chat_parsing import parse_response
 
 from course_utils import tools, world
 from course_utils.assets import data_path, model_dir, read_template
+from course_utils.generation import generate_text
+from course_utils.templates import render_template
 from course_utils.tools import (
-    EXAMPLE_TOOLS, InvalidArguments, MalformedToolCall, ToolCallError, ToolSchemaError, UnknownTool,
-    get_weather, parse_tool_calls, run_tool_loop,
+    EXAMPLE_TOOLS, HERMES_RESPONSE_TEMPLATE, InvalidArguments, MalformedToolCall, ToolCallError, ToolSchemaError,
+    UnknownTool, get_weather, parse_tool_calls, run_tool_loop,
 )
 
 SMOLLM2 = read_template("smollm2_instruct.jinja")
@@ -195,6 +199,134 @@ def test_optional_list_and_union_types_follow_the_schema():
     assert parse_tool_calls(call_text("plan", {"cities": ["Oslo"], "days": None}), [plan])
     assert "must be array of string" in str(parse_error(call_text("plan", {"cities": ["Oslo", 4]}), [plan]))
     assert "must be integer or null" in str(parse_error(call_text("plan", {"cities": [], "days": 1.5}), [plan]))
+
+
+# --- transformers' response parser: what the course relies on, and what it guards against ---
+# parse_tool_calls runs transformers.utils.chat_parsing.parse_response with HERMES_RESPONSE_TEMPLATE.
+# The tests named test_library_... pin the parser's own behaviour (transformers 5.23), so that an
+# upgrade that changes it fails here, next to the course check that depends on it.
+
+CALL_PARIS = call_text("get_weather", {"city": "Paris"})
+
+
+def library_parse(text, **options):
+    return parse_response(text, HERMES_RESPONSE_TEMPLATE, **{"prefix": "", **options})
+
+
+def as_tool_call(call):
+    return {"type": "function", "function": call}
+
+
+def test_the_response_template_turns_a_reply_into_an_assistant_message():
+    reply = "Let me check.\n" + CALL_PARIS + "\n" + call_text("get_capital", {"country": "Peru"}) + "<|im_end|>"
+    assert library_parse(reply) == {"role": "assistant", "content": "Let me check.", "tool_calls": [
+        as_tool_call({"name": "get_weather", "arguments": {"city": "Paris"}}),
+        as_tool_call({"name": "get_capital", "arguments": {"country": "Peru"}})]}
+    assert library_parse("Sunny, 3°C.<|im_end|>") == {"role": "assistant", "content": "Sunny, 3°C."}
+    assert tools.parse_reply(reply) == library_parse(reply)
+
+
+@pytest.mark.parametrize("content", ["", "Let me look both up."])
+def test_the_response_template_reads_back_what_the_hermes_template_renders(content):
+    calls = [{"name": "get_weather", "arguments": {"city": "Lima"}},
+             {"name": "convert_temperature", "arguments": {"celsius": 24, "unit": "kelvin"}}]
+    conversation = [{"role": "user", "content": "Weather in Lima, in kelvin?"},
+                    tools.assistant_message(calls, ["call_1_1", "call_1_2"], content)]
+    prompt = render_template(HERMES, conversation[:1], add_generation_prompt=True)
+    rendered = render_template(HERMES, conversation)
+    assert rendered.startswith(prompt)
+    reply = rendered[len(prompt):]  # the assistant turn, <|im_end|>\n included
+    expected = {"role": "assistant", **({"content": content} if content else {}),
+                "tool_calls": [as_tool_call(call) for call in calls]}
+    assert library_parse(reply, prefix=prompt) == expected
+    assert library_parse(rendered) != expected  # without the prompt as prefix, the prompt is content
+    assert parse_tool_calls(reply, EXAMPLE_TOOLS) == parse_tool_calls(rendered, EXAMPLE_TOOLS) == calls
+    assert tools.text_outside_calls(reply) == content
+
+
+def test_library_needs_the_prompt_as_prefix_so_the_course_passes_an_empty_one():
+    with pytest.raises(ValueError, match="requires `prefix`"):
+        parse_response(CALL_PARIS, HERMES_RESPONSE_TEMPLATE)
+
+
+def test_library_parses_an_unclosed_tag_so_the_course_rejects_it():
+    cut_off = CALL_PARIS.removesuffix("\n</tool_call>")  # as if max_new_tokens ended the reply there
+    paris = {"name": "get_weather", "arguments": {"city": "Paris"}}
+    assert library_parse(cut_off)["tool_calls"] == [as_tool_call(paris)]  # taken as a call
+    with pytest.raises(MalformedToolCall, match="a <tool_call> tag is not closed by </tool_call>"):
+        parse_tool_calls(cut_off)
+
+
+def test_library_takes_a_closing_tag_without_an_opening_one_as_text_so_the_course_rejects_it():
+    garbled = CALL_PARIS.replace("<tool_call>", "</tool_call>", 1)
+    assert library_parse(garbled) == {"role": "assistant", "content": garbled}  # reads as a final answer
+    assert library_parse(CALL_PARIS + "</tool_call>")["content"] == "</tool_call>"
+    for reply in (garbled, CALL_PARIS + "</tool_call>"):
+        with pytest.raises(MalformedToolCall, match="a </tool_call> tag has no <tool_call> before it"):
+            parse_tool_calls(reply)
+
+
+def test_an_opening_tag_left_open_is_reported_before_a_stray_closing_tag():
+    for reply in ("</tool_call>" + "<tool_call>{}", '<tool_call><tool_call>{"name": "now"}</tool_call>'):
+        with pytest.raises(MalformedToolCall, match="is not closed by"):
+            tools.check_tags(reply)
+
+
+def test_library_raises_a_bare_value_error_from_the_json_error_which_the_course_rewords():
+    block = '\n{"name": "get_weather", "arguments": {"city": "Rome"}\n'
+    with pytest.raises(ValueError, match="json parser could not parse region as JSON") as caught:
+        library_parse(f"<tool_call>{block}</tool_call>")
+    assert not isinstance(caught.value, ToolCallError)
+    decode_error = caught.value.__cause__  # what the course reads the block and position from
+    assert isinstance(decode_error, json.JSONDecodeError) and decode_error.doc == block
+    error = parse_error(f"<tool_call>{block}</tool_call>")
+    assert str(error) == ("Error: tool call 1 is not valid JSON (Expecting ',' delimiter at character "
+                          f"{decode_error.pos}): {block.strip()}")
+
+
+def test_a_broken_call_is_numbered_even_when_an_earlier_call_starts_with_the_same_text():
+    reply = '<tool_call>{"name": "now"}</tool_call>\n<tool_call>{"name": "now"</tool_call>'
+    assert str(parse_error(reply, None)).startswith("Error: tool call 2 is not valid JSON")
+
+
+def test_library_keeps_any_json_value_so_the_course_checks_the_shape():
+    assert library_parse('<tool_call>["get_weather", "Paris"]</tool_call>')["tool_calls"] == [
+        as_tool_call(["get_weather", "Paris"])]
+    with pytest.raises(MalformedToolCall, match=r'call 1 must be a JSON object .*got: \["get_weather", "Paris"\]'):
+        parse_tool_calls('<tool_call>["get_weather", "Paris"]</tool_call>')
+
+
+def test_library_casts_arguments_given_tools_so_the_course_does_not_pass_them():
+    reply = call_text("convert_temperature", {"celsius": "20", "unit": "kelvin"})
+    cast = library_parse(reply, tools=EXAMPLE_TOOLS)["tool_calls"][0]["function"]["arguments"]
+    assert cast == {"celsius": 20, "unit": "kelvin"}  # "20" quietly became 20
+    assert library_parse(call_text("get_weather", {"city": 3}), tools=EXAMPLE_TOOLS)["tool_calls"][0][
+        "function"]["arguments"] == {"city": 3}  # and what it cannot cast is kept as it is
+    assert "argument 'celsius' must be number, got \"20\"" in str(parse_error(reply))
+
+
+def test_library_keeps_one_piece_of_text_the_last_one():
+    # `content` is not a repeating field: each piece of text outside the calls replaces the one before.
+    assert library_parse("Checking.\n" + CALL_PARIS + "\nDone.")["content"] == "Done."
+    assert tools.text_outside_calls("Checking.\n" + CALL_PARIS + "\nDone.") == "Done."
+
+
+def test_library_strips_whitespace_and_the_close_patterns_swallow_it():
+    assert library_parse("  Sunny.  <|im_end|>\n") == {"role": "assistant", "content": "Sunny."}
+    assert "content" not in library_parse(CALL_PARIS + "\n\n" + CALL_PARIS + "\n<|im_end|>\n")
+    # Why the end of turn is a pattern with \s*: with the plain tag, the newline the template writes
+    # after <|im_end|> is a new piece of text, which replaces the answer, and empty text is dropped.
+    plain_end = {**HERMES_RESPONSE_TEMPLATE,
+                 "fields": {**HERMES_RESPONSE_TEMPLATE["fields"], "content": {"close": "<|im_end|>"}}}
+    assert parse_response("Sunny.<|im_end|>\n", plain_end, prefix="") == {"role": "assistant"}
+
+
+def test_the_parsing_examples_run():
+    import doctest
+
+    from course_utils.tools import parsing
+
+    assert doctest.testmod(parsing).failed == 0
 
 
 # --- jsonschema decides: what the schema says beyond types and enums is enforced -------------
@@ -464,6 +596,16 @@ def test_the_loop_answers_a_held_out_weather_question_with_the_tool_result(nano)
     assert result.calls == [{"name": "get_weather", "arguments": {"city": heldout["city"]}}]
     assert result.messages[2]["content"] == get_weather(heldout["city"])
     assert get_weather(heldout["city"]) in result.answer and "<|im_end|>" not in result.answer
+
+
+@needs_nano
+def test_the_response_template_parses_the_nano_models_reply(nano):
+    model, tokenizer = nano
+    prompt = tokenizer.apply_chat_template(QUESTION, tools=[get_weather], add_generation_prompt=True, tokenize=False)
+    generation = generate_text(model, tokenizer, prompt, max_new_tokens=64)
+    assert generation.text.endswith("<|im_end|>")
+    assert tokenizer.parse_response(generation.text, HERMES_RESPONSE_TEMPLATE, prefix=prompt) == {
+        "role": "assistant", "tool_calls": [as_tool_call({"name": "get_weather", "arguments": {"city": "Paris"}})]}
 
 
 def test_a_hand_written_schema_with_a_type_json_schema_lacks_is_the_tools_fault_named():

@@ -9,8 +9,10 @@ The path of one tool call, and the module that does each step:
    (`assets/templates/hermes_tool_use.jinja`).
 3. Reply (`loop.py`, through `generation.generate_text`): the model answers in that format,
    `<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>`.
-4. Parse (`parsing.py`): `parse_tool_calls(reply)` finds every call and reads its JSON
-   (`MalformedToolCall` when it cannot), by hand, for the reasons its docstring gives.
+4. Parse (`parsing.py`): `parse_tool_calls(reply)` has transformers' response parser find every
+   call and read its JSON, with the response template SmolLM2 lacks (`response_template.py`:
+   `HERMES_RESPONSE_TEMPLATE`), and adds the checks that parser does not make: tags that do not
+   pair up, broken JSON as a sentence for the model, the shape of a call (`MalformedToolCall`).
 5. Validate (`validation.py`): `validate_call` checks the call against its tool's schema with
    `jsonschema` (`UnknownTool`, `InvalidArguments`), in sentences written for the model.
 6. Run (`loop.py`): `call_tool` calls the function; an exception becomes the result's text.
@@ -27,17 +29,20 @@ from .errors import ToolCallError
 from .examples import EXAMPLE_TOOLS, convert_temperature, get_capital, get_weather, rag_template
 from .loop import Generate, ToolLoopResult, assistant_message, call_tool, model_generator, run_tool_loop, tool_message
 from .parsing import (
-    MalformedToolCall, decode_tool_call, mentions_tool_call, parse_tool_calls, text_outside_calls, tool_call_blocks,
+    MalformedToolCall, call_from_json, calls_from_message, check_tags, mentions_tool_call, parse_reply,
+    parse_tool_calls, text_outside_calls,
 )
+from .response_template import HERMES_RESPONSE_TEMPLATE
 from .schemas import ToolSchemaError, function_part, tool_schemas
 from .validation import InvalidArguments, UnknownTool, validate_call
 
 __all__ = [
     "ToolSchemaError", "ToolCallError", "MalformedToolCall", "UnknownTool", "InvalidArguments",
-    "tool_schemas", "parse_tool_calls", "validate_call", "call_tool", "assistant_message",
-    "tool_message", "run_tool_loop", "model_generator", "ToolLoopResult",
+    "tool_schemas", "HERMES_RESPONSE_TEMPLATE", "parse_tool_calls", "validate_call", "call_tool",
+    "assistant_message", "tool_message", "run_tool_loop", "model_generator", "ToolLoopResult",
     "get_weather", "get_capital", "convert_temperature", "EXAMPLE_TOOLS", "rag_template",
     # The parser's pieces, for a learner who wants to take one step at a time.
-    "function_part", "tool_call_blocks", "mentions_tool_call", "decode_tool_call", "text_outside_calls",
+    "function_part", "mentions_tool_call", "check_tags", "parse_reply", "call_from_json", "calls_from_message",
+    "text_outside_calls",
     "Generate",
 ]

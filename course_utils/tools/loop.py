@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from ..generation import generate_text
 from .errors import ToolCallError
-from .parsing import MalformedToolCall, decode_tool_call, mentions_tool_call, text_outside_calls, tool_call_blocks
+from .parsing import MalformedToolCall, calls_from_message, mentions_tool_call, parse_reply
 from .schemas import function_part, function_schemas, tool_schemas
 from .validation import validate_call
 
@@ -65,13 +65,13 @@ def _answer_step(reply: str, schemas: dict[str, dict], functions: dict[str, Call
     a `tool` message with the error.
     """
     try:
-        blocks = tool_call_blocks(reply)
-        calls = [decode_tool_call(block, n) for n, block in enumerate(blocks, 1)]
+        message = parse_reply(reply)
+        calls = calls_from_message(message)
     except MalformedToolCall as error:
         call_id = f"call_{step}_1"
         return [{"role": "assistant", "content": reply}, tool_message(call_id, None, str(error))], []
     ids = [f"call_{step}_{n}" for n in range(1, len(calls) + 1)]
-    messages, ran = [assistant_message(calls, ids, text_outside_calls(reply))], []
+    messages, ran = [assistant_message(calls, ids, message.get("content", ""))], []
     for call, call_id in zip(calls, ids):
         try:
             validate_call(call, schemas)
