@@ -11,6 +11,7 @@ imports every name every notebook imports). Each lesson, and the modules its not
     04 generation prompts            models, templates, generation, conversations, display, checks
     05 SFT of SmolLM2                runtime, models, sft, display, checks
     06 tool use                      models, templates, tools, world, generation, display, checks
+    07 chat templates today          models, templates, families, tools, generation, kestrel, conversations, display, checks
 
 The layers, each importing only from those below it (tests/test_layers.py enforces it):
 
@@ -19,6 +20,8 @@ The layers, each importing only from those below it (tests/test_layers.py enforc
     widgets       the template playground
     portability   does a template render the same outside Python's jinja2 (lint, minijinja)
     tools         tool schemas, parsing tool calls, the tool loop, example tools
+    families      other families' templates on the course tokenizer; TRL's checks on a template
+    kestrel       lesson 07's made-up format: its spec, reference renderings and tokenizer
     sft           SFT with TRL: data, config for this hardware, training, evaluation
     templates     the reference templates and ``render_template`` (transformers' sandbox)
     generation    greedy generation that says how it stopped

@@ -1,7 +1,7 @@
 """Every path into ``course_utils/assets/``: the one place that knows how the folder is laid out.
 
 - ``templates/``: the Jinja chat templates the course ships (SmolLM2's own, its training twin,
-  the Hermes tool-use and RAG templates);
+  the Hermes tool-use and RAG templates, and lesson 07's made-up Kestrel format and its twin);
 - ``nano-smollm2-base/``, ``nano-smollm2-instruct/``: the bundled nano stand-ins, written by
   ``scripts/build_nano.py`` (generated: never edit by hand);
 - ``data/``: the small JSONL data sets written by the same build.

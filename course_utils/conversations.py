@@ -11,7 +11,11 @@ real chats contain and what templates get wrong:
   and surrounding whitespace, content that looks like Jinja or HTML (``{{ }}``, ``<b>``) and
   must come out verbatim;
 - other role names (``tool``), for templates that must render any role;
-- conversations whose roles do not alternate, which a strict template must refuse.
+- conversations whose roles do not alternate, which a strict template must refuse;
+- what templates meet today (lesson 07): assistant turns with ``reasoning_content`` (in the last
+  turn and in earlier ones), tool calls with ``arguments`` as a dict or as a JSON string, several
+  calls in one turn, ``tool`` results; ``content`` as a list of text blocks; and non-text blocks
+  that a text-only template must refuse.
 
 Every accessor returns fresh copies, so a learner's function that mutates its input cannot
 change what the next check sees.
@@ -25,10 +29,12 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
+from typing import Any
 
-__all__ = ["GROUPS", "conversations", "conversation", "GENERATION_PROMPT_OPTIONS"]
+__all__ = ["GROUPS", "PLAIN_GROUPS", "conversations", "conversation", "GENERATION_PROMPT_OPTIONS"]
 
 Messages = list[dict[str, str]]
+RichMessages = list[dict[str, Any]]  # reasoning, tool calls, content blocks (lesson 07)
 
 
 def _m(role: str, content: str) -> dict[str, str]:
@@ -145,14 +151,152 @@ _NON_ALTERNATING: dict[str, Messages] = {
     ],
 }
 
-GROUPS: dict[str, dict[str, Messages]] = {
+
+def _call(name: str, arguments: dict | str, call_id: str | None = None) -> dict[str, Any]:
+    """One entry of an assistant's ``tool_calls``; ``arguments`` a dict, or a JSON string (OpenAI style)."""
+    entry: dict[str, Any] = {"type": "function", "function": {"name": name, "arguments": arguments}}
+    if call_id is not None:
+        entry["id"] = call_id
+    return entry
+
+
+def _assistant(content: str | None = "", reasoning: str | None = None, calls: list | None = None) -> dict[str, Any]:
+    """An assistant turn; ``content=None`` leaves the key out, as APIs do for a turn that only calls tools."""
+    message: dict[str, Any] = {"role": "assistant"}
+    if content is not None:
+        message["content"] = content
+    if reasoning is not None:
+        message["reasoning_content"] = reasoning
+    if calls is not None:
+        message["tool_calls"] = calls
+    return message
+
+
+# Conversations of reasoning models and tool use (lesson 07). Reasoning appears in the last
+# assistant turn and in turns before the last user message (which Qwen3-style templates drop);
+# tool calls carry their arguments as a dict or as a JSON string; a turn may make several calls.
+# No content contains a control token, so that any format can parse its own renderings back.
+_REASONING_AND_TOOLS: dict[str, RichMessages] = {
+    "reasoning in the last turn": [
+        _m("system", "You are a concise geography tutor."),
+        _m("user", "What is the capital of Australia?"),
+        _assistant("Canberra.", "Not Sydney: the capital is Canberra."),
+    ],
+    "reasoning in an earlier turn": [
+        _m("user", "What is 12 * 12?"),
+        _assistant("144.", "12 * 12 = 144."),
+        _m("user", "And 13 * 13?"),
+        _assistant("169.", "13 * 13 = 169."),
+    ],
+    "earlier reasoning, ends with a question": [
+        _m("user", "Is a tomato a fruit?"),
+        _assistant("Yes, botanically it is a fruit.", "Botany: it grows from the flower and holds seeds."),
+        _m("user", "And a cucumber?"),
+    ],
+    "empty reasoning": [
+        _m("user", "Say hi."),
+        _assistant("Hi!", ""),
+    ],
+    "one tool call": [
+        _m("system", "You can check the weather."),
+        _m("user", "Weather in Oslo?"),
+        _assistant("", "I need the weather tool.", [_call("get_weather", {"city": "Oslo"})]),
+        {"role": "tool", "name": "get_weather", "content": "snowy, -3°C"},
+        _assistant("It is snowing in Oslo, -3°C.", "The tool answered."),
+    ],
+    "parallel calls, dict and string arguments": [
+        _m("user", "Weather in Oslo and in Lima?"),
+        _assistant(None, "Two cities, two calls.", [
+            _call("get_weather", {"city": "Oslo"}, "call_1"),
+            _call("get_weather", '{"city":"Lima"}', "call_2"),
+        ]),
+        {"role": "tool", "tool_call_id": "call_1", "content": "snowy, -3°C"},
+        {"role": "tool", "tool_call_id": "call_2", "content": "sunny, 24°C"},
+    ],
+    "text before a call, then a follow-up question": [
+        _m("system", "You plan trips."),
+        _m("user", "Plan 3 days in Kyoto."),
+        _assistant("Let me look that up.", None, [
+            _call("plan_trip", {"city": "Kyoto", "days": 3, "options": {"budget": "low", "museums": True}}),
+        ]),
+        {"role": "tool", "name": "plan_trip",
+         "content": '{"day 1": "temples", "day 2": "gardens", "day 3": "markets"}'},
+        _assistant("Day 1 temples, day 2 gardens, day 3 markets.", "Summarise the plan."),
+        _m("user", "Thanks! And the weather?"),
+    ],
+    "unicode reasoning and arguments": [
+        _m("user", "Quel temps fait-il à Zürich ? 🌦"),
+        _assistant(None, "L'utilisateur veut la météo de Zürich (チューリッヒ).", [
+            _call("get_weather", {"city": "Zürich", "unit": "°C"}),
+        ]),
+        {"role": "tool", "name": "get_weather", "content": "nuageux, 12 °C"},
+        _assistant("À Zürich : nuageux, 12 °C. 🌥", "Réponse en français."),
+    ],
+}
+
+# Content as a list of text blocks (the form vision models and OpenAI-style APIs use), mixed
+# with plain strings. A text-only template that accepts blocks writes their texts one after the
+# other, with nothing between them.
+_CONTENT_BLOCKS: dict[str, RichMessages] = {
+    "one text block": [
+        {"role": "user", "content": [{"type": "text", "text": "What is the capital of France?"}]},
+    ],
+    "several text blocks": [
+        {"role": "system", "content": "Answer briefly."},
+        {"role": "user", "content": [
+            {"type": "text", "text": "Compare "},
+            {"type": "text", "text": "Oslo"},
+            {"type": "text", "text": " and Lima:\nwhich is warmer?"},
+        ]},
+        {"role": "assistant", "content": [{"type": "text", "text": "Lima."}]},
+    ],
+    "strings and blocks mixed": [
+        {"role": "user", "content": "Hello!"},
+        {"role": "assistant", "content": [{"type": "text", "text": "Hi, "},
+                                          {"type": "text", "text": "how can I help?"}]},
+        {"role": "user", "content": [{"type": "text", "text": "What is 2 + 3?"}]},
+        {"role": "assistant", "content": "5."},
+    ],
+    "an empty list of blocks": [
+        {"role": "user", "content": []},
+        {"role": "assistant", "content": "Did you mean to send something?"},
+        {"role": "user", "content": [{"type": "text", "text": ""}, {"type": "text", "text": "Yes: hi."}]},
+    ],
+    "unicode blocks": [
+        {"role": "user", "content": [{"type": "text", "text": "Quelle est la capitale du Japon ? "},
+                                     {"type": "text", "text": "東京ですか？ 🗾"}]},
+    ],
+}
+
+# Blocks a text-only template cannot render: it must refuse them (raise_exception), naming the type.
+_NON_TEXT_BLOCKS: dict[str, RichMessages] = {
+    "an image block": [
+        {"role": "user", "content": [{"type": "text", "text": "What is in this picture?"},
+                                     {"type": "image", "url": "https://example.com/cat.png"}]},
+    ],
+    "a video block after text turns": [
+        {"role": "user", "content": "I will send a clip."},
+        {"role": "assistant", "content": "Go ahead."},
+        {"role": "user", "content": [{"type": "video", "url": "https://example.com/clip.mp4"},
+                                     {"type": "text", "text": "What happens here?"}]},
+    ],
+}
+
+GROUPS: dict[str, dict[str, RichMessages]] = {
     "alternating": _ALTERNATING,
     "empty system": _EMPTY_SYSTEM,
     "surrounding whitespace": _SURROUNDING_WHITESPACE,
     "other roles": _OTHER_ROLES,
     "non-alternating": _NON_ALTERNATING,
+    "reasoning and tools": _REASONING_AND_TOOLS,
+    "content blocks": _CONTENT_BLOCKS,
+    "non-text blocks": _NON_TEXT_BLOCKS,
 }
 """The corpus by group. Graders pick the groups their template must handle."""
+
+PLAIN_GROUPS = ("alternating", "empty system", "surrounding whitespace", "other roles")
+"""The groups of plain ``{'role', 'content': str}`` conversations that every template of lessons
+01 to 06 renders: what ``conversations()`` gives when no group is named."""
 
 GENERATION_PROMPT_OPTIONS = (False, True)
 """Every conversation is rendered once without and once with ``add_generation_prompt``."""
@@ -162,7 +306,8 @@ def conversations(*groups: str) -> Iterator[tuple[str, Messages]]:
     """Yield ``(name, messages)`` for every conversation of the given groups, as fresh copies.
 
     Args:
-        groups: names from ``GROUPS``; none means all groups except ``"non-alternating"``.
+        groups: names from ``GROUPS``; none means ``PLAIN_GROUPS`` (every group of plain text
+            conversations that alternate).
 
     Returns:
         An iterator of (name, a deep copy of the message list).
@@ -170,7 +315,7 @@ def conversations(*groups: str) -> Iterator[tuple[str, Messages]]:
     unknown = [group for group in groups if group not in GROUPS]
     if unknown:
         raise KeyError(f"unknown conversation group(s) {unknown}; known: {sorted(GROUPS)}")
-    chosen = groups or tuple(group for group in GROUPS if group != "non-alternating")
+    chosen = groups or PLAIN_GROUPS
     for group in chosen:
         for name, messages in GROUPS[group].items():
             yield name, copy.deepcopy(messages)

@@ -26,7 +26,7 @@ PACKAGE = ROOT / "course_utils"
 LAYERS = [
     {"assets", "status", "quiet", "display", "world", "hub", "conversations"},
     {"runtime", "models", "generation", "templates"},
-    {"portability", "tools", "sft"},
+    {"portability", "tools", "sft", "families", "kestrel"},
     {"widgets"},
     {"checks"},
     {"grading"},

@@ -5,10 +5,13 @@
 - `failure`: `CheckFailed`, raised by every check (its own module: `core` and `registry` both
   raise it, and `core` imports `registry`).
 - `registry`: ``@exercise(id, points=...)`` and lazy loading of ``lessonNN`` modules by id.
-- `calls`: `call`, which runs learner code with output captured and a time limit.
+- `calls`: `call`, which runs learner code with output captured and a time limit
+  (`call_unchanged` also fails when it changed the messages it was given).
 - `expect`: comparisons that fail with the first difference.
 - `expect_templates`: what the template exercises of lessons 03 and 04 share (the answer is
   template text; it renders like a reference over the course's conversations).
+- `expect_training`: what a training template must do (lesson 07): stay prefix-preserving over
+  every conversation, pass TRL's checks, and mask exactly what a reference masks.
 - `course_models`: the tokenizers and models the checks compare against, cached and silenced.
 - ``lesson01.py`` ...: one module per lesson, registering that lesson's exercises; a lesson
   imports no other lesson (tests/test_layers.py), so checking ``04.*`` registers only ``04.*``.

@@ -8,6 +8,7 @@ Jupyter runs cells); elsewhere the call runs in a helper thread that is abandone
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import signal
 import sys
@@ -122,3 +123,17 @@ def call(fn, *args, shown_as: str | None = None, **kwargs):
     except Exception as exc:
         message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         raise CheckFailed(f"{shown} raised {message}{_where(exc)}") from None
+
+
+def call_unchanged(fn, tokenizer, messages, *rest, shown_as: str):
+    """``call(fn, tokenizer, messages, *rest)`` on a copy of ``messages``; fail if ``fn`` changed it.
+
+    Learner functions must build a new list (``messages + [...]``): the caller's conversation is
+    often reused, and a function that appends to it corrupts every later render.
+    """
+    given = copy.deepcopy(messages)
+    result = call(fn, tokenizer, given, *rest, shown_as=shown_as)
+    if given != messages:
+        raise CheckFailed(f"{shown_as} changed the messages it was given (they had {len(messages)} messages, "
+                          f"now {len(given)}): build a new list, e.g. messages + [...]")
+    return result

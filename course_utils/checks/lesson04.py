@@ -12,13 +12,12 @@ SmolLM2's own template, and its assistant mask must cover exactly each assistant
 """
 from __future__ import annotations
 
-import copy
 
 from ..assets import read_template
 from ..conversations import conversations
 from ..display import first_difference, visible
 from ..templates import TEMPLATES
-from .calls import call, short_repr
+from .calls import call, call_unchanged, short_repr
 from .course_models import course_tokenizer
 from .expect_templates import expect_same_renderings, expect_template_text
 from .failure import CheckFailed
@@ -53,16 +52,6 @@ def _conversations_ending_with_assistant():
         last = max((i for i, m in enumerate(messages) if m["role"] == "assistant"), default=None)
         if last is not None:
             yield name, messages[: last + 1]
-
-
-def _call_unchanged(fn, shown: str, tokenizer, messages, *rest):
-    """Call learner code on a copy of `messages` and fail if it changed that copy."""
-    given = copy.deepcopy(messages)
-    result = call(fn, tokenizer, given, *rest, shown_as=shown)
-    if given != messages:
-        raise CheckFailed(f"{shown} changed the messages it was given (they had {len(messages)} messages, "
-                          f"now {len(given)}): build a new list, e.g. messages + [...]")
-    return result
 
 
 def _model_input_ids(result, shown: str) -> list[int]:
@@ -106,7 +95,7 @@ def check_generation_prompt(prompt_for_generation):
     tokenizer = course_tokenizer()
     for name, messages in _conversations_ending_with_user():
         shown = f"prompt_for_generation(tokenizer, <conversation '{name}'>)"
-        result = _call_unchanged(prompt_for_generation, shown, tokenizer, messages)
+        result = call_unchanged(prompt_for_generation, tokenizer, messages, shown_as=shown)
         got = _model_input_ids(result, shown)
         expected = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_dict=False)
         _expect_same_ids(tokenizer, got, expected, shown)
@@ -119,7 +108,7 @@ def check_prefill(prefill):
     for name, start in PREFILL_CASES:
         messages = corpus[name]
         shown = f"prefill(tokenizer, <conversation '{name}'>, {start!r})"
-        result = _call_unchanged(prefill, shown, tokenizer, messages, start)
+        result = call_unchanged(prefill, tokenizer, messages, start, shown_as=shown)
         got = _model_input_ids(result, shown)
         expected = tokenizer.apply_chat_template(
             messages + [{"role": "assistant", "content": start}], continue_final_message=True, return_dict=False)
@@ -132,7 +121,7 @@ def check_train_vs_infer(format_example):
     for name, messages in _conversations_ending_with_assistant():
         for for_training in (True, False):
             shown = f"format_example(tokenizer, <conversation '{name}'>, for_training={for_training})"
-            got = _call_unchanged(format_example, shown, tokenizer, messages, for_training)
+            got = call_unchanged(format_example, tokenizer, messages, for_training, shown_as=shown)
             if not isinstance(got, str):
                 raise CheckFailed(f"{shown} returned {short_repr(got, 60)}, expected the text (a str): "
                                   "pass tokenize=False")
