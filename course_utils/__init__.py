@@ -6,11 +6,11 @@ imports every name every notebook imports). Each lesson, and the modules its not
 
     00 start here                    runtime, models
     01 messages and special tokens   models, templates, display, checks
-    02 base vs instruct              models, templates, generation, display, checks
+    02 base vs instruct              models, templates, families, generation, sft, world, display, checks
     03 writing chat templates        models, templates, portability, widgets, conversations, display, checks
-    04 generation prompts            models, templates, generation, conversations, display, checks
+    04 generation prompts            models, templates, generation, sft, world, conversations, display, checks
     05 SFT of SmolLM2                runtime, models, sft, display, checks
-    06 tool use                      models, templates, tools, world, generation, display, checks
+    06 tool use                      runtime, models, templates, tools, world, generation, sft, quiet, display, checks
     07 chat templates today          models, templates, families, tools, generation, kestrel, conversations, display, checks
 
 The layers, each importing only from those below it (tests/test_layers.py enforces it):

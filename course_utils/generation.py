@@ -10,6 +10,14 @@ Generation here is greedy (`do_sample=False`), so a cell gives the same output e
 runs on the same model. The prompt is text that already holds every special token it needs
 (e.g. from `apply_chat_template(..., tokenize=False)`), so it is encoded with
 `add_special_tokens=False`, exactly as `apply_chat_template` encodes its own rendering.
+
+Why that matters: many tokenizers (Llama, Mistral, Gemma) add a BOS token such as `<s>` to every
+text they encode, and their chat templates write one too. Rendering with `tokenize=False`, then
+calling `tokenizer(text)`, gives a prompt that starts with two BOS tokens, silently: the model
+reads a start it never saw in training. SmolLM2's tokenizer adds nothing, so the course's own
+models would not show the bug; lesson 02 ("A pitfall: rendering, then tokenizing again") shows
+it on a Llama-style copy of the course tokenizer, and tests/test_generation.py keeps this
+module free of it.
 """
 from __future__ import annotations
 
@@ -155,6 +163,8 @@ def generate_text(model, tokenizer, prompt: str, max_new_tokens: int = DEFAULT_M
             f"generate_text() takes the prompt as text, got {type(prompt).__name__}; render messages "
             "first with tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)"
         )
+    # add_special_tokens=False: the rendered prompt already starts with the template's own BOS
+    # (if its family has one); letting the tokenizer add another gives a double BOS.
     inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(model.device)
     stops = stop_ids(model, tokenizer)
     with torch.no_grad():

@@ -198,3 +198,64 @@ def test_checks_compare_against_the_models_the_lessons_load():
     from course_utils.checks import course_models
 
     assert (course_models.BASE_ID, course_models.INSTRUCT_ID) == (models.BASE_ID, models.INSTRUCT_ID)
+
+
+# --- 01.injection: an audit of typed control tokens, right in any style, wrong where it shows ---
+
+def _audit_by_ids(tokenizer, messages):
+    special = set(tokenizer.all_special_ids)
+    return [(i, tokenizer.convert_ids_to_tokens(t)) for i, m in enumerate(messages)
+            for t in tokenizer(m["content"], add_special_tokens=False)["input_ids"] if t in special]
+
+
+def _audit_by_tokenize(tokenizer, messages):
+    # tokenize() gives token strings: a control token is one piece, equal to a special token.
+    return [[i, piece] for i, m in enumerate(messages) for piece in tokenizer.tokenize(m["content"])
+            if piece in tokenizer.all_special_tokens]
+
+
+def _audit_by_exact_text(tokenizer, messages):
+    # Exact special-token strings, found in order: right, since the tokenizer matches them whole.
+    import re
+    pattern = "|".join(re.escape(t) for t in tokenizer.all_special_tokens)
+    return [(i, found) for i, m in enumerate(messages) for found in re.findall(pattern, m["content"])]
+
+
+@pytest.mark.parametrize("answer", [_audit_by_ids, _audit_by_tokenize, _audit_by_exact_text],
+                         ids=["ids", "tokenize, pairs as lists", "exact strings"])
+def test_injection_audits_written_differently_pass(answer, capsys):
+    check("01.injection", answer)
+    assert capsys.readouterr().out == "✅ 01.injection passed\n"
+
+
+def test_injection_audit_returning_a_set_is_told_to_return_a_list():
+    assert "returned a set: return a list" in failure(
+        "01.injection", lambda tokenizer, messages: set(_audit_by_ids(tokenizer, messages)))
+
+
+def test_injection_audit_of_the_last_message_only_misses_earlier_ones():
+    def last_only(tokenizer, messages):
+        return [(len(messages) - 1, t) for _, t in _audit_by_ids(tokenizer, messages[-1:])]
+    message = failure("01.injection", last_only)
+    assert "messages[3] (tool) has '<|im_end|>' typed once, your list has it 0 time(s)" in message
+    assert "A tool result is text from outside" in message
+
+
+def test_injection_audit_that_flags_a_spaced_look_alike_is_told_it_is_plain_text():
+    def with_look_alikes(tokenizer, messages):
+        import re
+        return [(i, t) for i, m in enumerate(messages) for t in re.findall(r"<\|[^|]*\|>", m["content"])]
+    message = failure("01.injection", with_look_alikes)
+    assert "'<| im_end |>' is not a control token" in message and "plain text" in message
+
+
+def test_injection_audit_with_the_wrong_order_fails():
+    def reversed_order(tokenizer, messages):
+        return list(reversed(_audit_by_ids(tokenizer, messages)))
+    assert "typed_control_tokens(tokenizer, <conversation \"the lesson's attack\">)" in failure(
+        "01.injection", reversed_order)
+
+
+def test_injection_audit_must_return_pairs():
+    assert "each item must be a pair" in failure(
+        "01.injection", lambda tokenizer, messages: [t for _, t in _audit_by_ids(tokenizer, messages)])

@@ -148,3 +148,24 @@ def test_greedy_generation_gives_the_same_text_every_time(course_pair):
     model, tokenizer = course_pair["base"]
     assert generate_text(model, tokenizer, "The capital of France is", 12) == \
         generate_text(model, tokenizer, "The capital of France is", 12)
+
+
+def test_a_rendered_prompt_is_not_given_a_second_bos_by_a_tokenizer_that_adds_one():
+    """Llama-style tokenizers add <s> on encode and their templates write one too: generate_text
+    must encode the rendered text with add_special_tokens=False, or the prompt starts <s><s>."""
+    from course_utils.checks.course_models import course_tokenizer
+    from course_utils.families import with_chat_template
+    from course_utils.templates import TEMPLATES
+
+    llama = with_chat_template(course_tokenizer(), TEMPLATES["llama2"].template, ["[INST]", "[/INST]"],
+                               bos_token="<s>")
+    llama.add_bos_token = True
+    text = llama.apply_chat_template([{"role": "user", "content": "Hi"}], add_generation_prompt=True, tokenize=False)
+    bos = llama.bos_token_id
+    assert llama(text)["input_ids"][:2] == [bos, bos]  # the pitfall lesson 02 shows is real here
+    model = ScriptedModel([5], eos_token_id=5)
+    generate_text(model, llama, text)
+    prompt_ids = model.calls[0]["input_ids"][0].tolist()
+    assert prompt_ids[0] == bos and prompt_ids[1] != bos
+    assert prompt_ids == llama.apply_chat_template([{"role": "user", "content": "Hi"}], add_generation_prompt=True,
+                                                   return_dict=False)

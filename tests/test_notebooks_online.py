@@ -28,13 +28,20 @@ FALLBACK = re.compile(r"Offline \(|bundled nano|offline \(")
 
 
 def printed(nb) -> str:
-    """Everything the notebook's cells printed or displayed as text."""
+    """Everything the notebook's cells printed or displayed as text.
+
+    A cell's stream outputs are joined as they were written: a busy kernel may flush one
+    print() in several chunks, and a line split across two outputs must still match whole."""
     texts = []
     for cell in nb.cells:
+        streamed = {"stdout": "", "stderr": ""}
         for output in cell.get("outputs", []):
-            texts.append(output.get("text", ""))
+            if output.get("output_type") == "stream":
+                streamed[output.get("name", "stdout")] += output.get("text", "")
+                continue
             texts.append(output.get("data", {}).get("text/plain", ""))
             texts.extend(output.get("traceback", []))
+        texts.extend(streamed.values())
     return "\n".join(texts)
 
 

@@ -402,73 +402,208 @@ def test_train_vs_infer_written_with_slicing_or_branches_passes(tokenizer, capsy
 
 
 # --- 04.generation_mask ----------------------------------------------------------------------
+# The training twin of Zephyr's template, a family lesson 04 does not show (the lesson marks
+# ChatML). Graded on `lesson04.zephyr_tokenizer()`, where `</s>` and the headers are single tokens.
+
+ZEPHYR = TEMPLATES["zephyr"].template
 
 MASK_READABLE = r"""
 {%- for message in messages %}
-    {%- if loop.first and messages[0].role != 'system' %}
-        {{- '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n' }}
-    {%- endif %}
-    {%- if message.role == 'assistant' %}
-        {{- '<|im_start|>assistant\n' }}
+    {%- if message.role == 'user' %}
+        {{- '<|user|>\n' + message.content + eos_token + '\n' }}
+    {%- elif message.role == 'system' %}
+        {{- '<|system|>\n' + message.content + eos_token + '\n' }}
+    {%- elif message.role == 'assistant' %}
+        {{- '<|assistant|>\n' }}
         {%- generation %}
-            {{- message.content + '<|im_end|>' }}
+            {{- message.content + eos_token }}
         {%- endgeneration %}
         {{- '\n' }}
-    {%- else %}
-        {{- '<|im_start|>' + message.role + '\n' + message.content + '<|im_end|>\n' }}
+    {%- endif %}
+    {%- if loop.last and add_generation_prompt %}
+        {{- '<|assistant|>\n' }}
     {%- endif %}
 {%- endfor %}
-{%- if add_generation_prompt %}
-    {{- '<|im_start|>assistant\n' }}
-{%- endif %}
 """
+# `</s>` typed instead of eos_token, `~` instead of `+`, one branch for user and system, the
+# generation prompt after the loop, `{%- generation -%}` trimming.
+MASK_COMPACT = r"""
+{%- for m in messages -%}
+    {%- if m.role in ['user', 'system'] -%}
+        {{ '<|' ~ m.role ~ '|>\n' ~ m.content ~ '</s>\n' }}
+    {%- elif m.role == 'assistant' -%}
+        {{ '<|assistant|>\n' }}{%- generation -%}{{ m.content ~ '</s>' }}{%- endgeneration -%}{{ '\n' }}
+    {%- endif -%}
+{%- endfor -%}
+{%- if add_generation_prompt and messages -%}{{ '<|assistant|>\n' }}{%- endif -%}
+"""
+GENERATION_BLOCK = """        {%- generation %}
+            {{- message.content + eos_token }}
+        {%- endgeneration %}
+        {{- '\\n' }}
+"""
+HEADER = "        {{- '<|assistant|>\\n' }}\n"
+FIRST_REPLY = "The·capital·of·Japan·is·Tokyo."
 
 
-@pytest.mark.parametrize("template", [lesson04.TRAINING_TEMPLATE, MASK_READABLE], ids=["one line", "readable"])
-def test_generation_mask_written_in_any_style_passes(template, tokenizer, capsys):
+def _mask_variant(replacement: str, old: str = GENERATION_BLOCK) -> str:
+    assert old in MASK_READABLE
+    return MASK_READABLE.replace(old, replacement)
+
+
+@pytest.mark.parametrize("template", [lesson04.ZEPHYR_TRAINING_TEMPLATE, MASK_READABLE, MASK_COMPACT],
+                         ids=["hub layout", "readable", "compact"])
+def test_generation_mask_written_in_any_style_passes(template, capsys):
     check("04.generation_mask", template)
     assert capsys.readouterr().out == "✅ 04.generation_mask passed\n"
 
 
-def test_generation_mask_without_im_end_is_rejected_naming_the_spans(tokenizer):
-    no_end = MASK_READABLE.replace("{{- message.content + '<|im_end|>' }}", "{{- message.content }}").replace(
-        "{{- '\\n' }}", "{{- '<|im_end|>\\n' }}")
-    assert no_end != MASK_READABLE
+def test_generation_mask_without_the_end_token_is_rejected_naming_the_spans():
+    no_end = _mask_variant(GENERATION_BLOCK.replace("message.content + eos_token }}", "message.content }}")
+                           .replace("{{- '\\n' }}", "{{- eos_token + '\\n' }}"))
     message = failure("04.generation_mask", no_end)
-    assert "the mask trains on ['The·capital·of·Japan·is·Tokyo.']" in message
-    assert "expected exactly ['The·capital·of·Japan·is·Tokyo.<|im_end|>']" in message
+    assert "<conversation 'system, user and assistant'>" in message
+    assert f"the mask trains on ['{FIRST_REPLY}'], expected exactly ['{FIRST_REPLY}</s>']" in message
 
 
-def test_generation_mask_that_also_trains_on_the_newline_is_rejected(tokenizer):
-    with_newline = MASK_READABLE.replace("{{- message.content + '<|im_end|>' }}",
-                                         "{{- message.content + '<|im_end|>\\n' }}").replace(
-        "{%- endgeneration %}\n        {{- '\\n' }}", "{%- endgeneration %}")
-    assert with_newline != MASK_READABLE
-    assert "<|im_end|>↵'], expected exactly" in failure("04.generation_mask", with_newline)
+def test_generation_mask_with_the_header_inside_is_rejected():
+    header_inside = _mask_variant(GENERATION_BLOCK.replace("{{- message.content", "{{- '<|assistant|>\\n' + message.content"),
+                                  old=HEADER + GENERATION_BLOCK)
+    assert f"the mask trains on ['<|assistant|>↵{FIRST_REPLY}</s>'], expected exactly" in \
+        failure("04.generation_mask", header_inside)
 
 
-def test_generation_mask_must_still_render_like_smollm2(tokenizer):
-    no_default_system = re.sub(r"\{%- if loop.first.*?\{%- endif %\}", "", MASK_READABLE, flags=re.S)
-    message = failure("04.generation_mask", no_default_system)
-    assert "render_template(training_template, <conversation 'one user turn'>" in message
-    assert "expected 'system↵You·are·a·helpful" in message
+def test_generation_mask_that_also_trains_on_the_newline_is_rejected():
+    with_newline = _mask_variant(GENERATION_BLOCK.replace("eos_token }}", "eos_token + '\\n' }}")
+                                 .replace("        {{- '\\n' }}\n", ""))
+    assert f"the mask trains on ['{FIRST_REPLY}</s>↵'], expected exactly ['{FIRST_REPLY}</s>']" in \
+        failure("04.generation_mask", with_newline)
 
 
-def test_smollm2s_own_template_has_no_mask(tokenizer):
-    assert "has no {% generation %} block" in failure("04.generation_mask", TEMPLATES["smollm2"].template)
+def test_a_newline_typed_after_endgeneration_is_lost_to_trim_blocks_and_named():
+    # Zephyr's own layout, its assistant line split around the block: the `}}↵` that wrote the
+    # newline after </s> becomes `{% endgeneration %}↵`, and trim_blocks eats that newline.
+    old = "{{ '<|assistant|>\n'  + message['content'] + eos_token }}\n"
+    assert old in ZEPHYR
+    lost = ZEPHYR.replace(old, "{{ '<|assistant|>\n' }}{% generation %}{{ message['content'] + eos_token }}"
+                               "{% endgeneration %}\n")
+    message = failure("04.generation_mask", lost)
+    assert "trim_blocks removes the newline written right after {% endgeneration %}" in message
+    assert "render_template(zephyr_training, <conversation 'system, user and assistant'>" in message
+    assert "expected '↵' but got ⟨end of text⟩" in message
 
 
-def test_renderings_of_the_graders_references_match_the_catalog():
-    # The training template renders exactly like SmolLM2's (so masks are over the real prompt).
-    for _, messages in conversations(*lesson04.GROUPS):
+def test_the_trim_blocks_hint_is_not_given_for_other_rendering_mistakes():
+    # A newline after `{%- endgeneration %}` that a following `{{-` trims is fine; the failure
+    # here is the missing newline after the user turn, and no hint about trim_blocks is given.
+    wrong = MASK_READABLE.replace("eos_token + '\\n' }}\n    {%- elif message.role == 'system'",
+                                  "eos_token }}\n    {%- elif message.role == 'system'")
+    assert wrong != MASK_READABLE
+    message = failure("04.generation_mask", wrong)
+    assert "<conversation 'one user turn'>" in message and "expected '↵' but got ⟨end of text⟩" in message
+    assert "trim_blocks" not in message
+
+
+def test_generation_mask_must_still_render_like_zephyr():
+    # Writing every role as `<|role|>` also renders the tool turn, which Zephyr's template drops.
+    every_role = _mask_variant("{{- '<|' + message.role + '|>\\n' + message.content + eos_token + '\\n' }}\n",
+                               old="{%- elif message.role == 'system' %}\n        {{- '<|system|>\\n' + "
+                                   "message.content + eos_token + '\\n' }}\n    {%- elif message.role == 'assistant' %}\n")
+    assert "{%- else %}" not in every_role  # the replacement left the assistant branch as the else case
+    message = failure("04.generation_mask", every_role)
+    assert "render_template(zephyr_training, <conversation" in message
+
+
+def test_the_lessons_templates_are_not_zephyrs():
+    from course_utils.sft import training_template
+
+    message = failure("04.generation_mask", training_template())
+    assert "render_template(zephyr_training, <conversation 'one user turn'>, add_generation_prompt=False)" in message
+    assert "expected '<|user|>↵What·is·the·cap…' but got '<|im_start|>system↵" in message
+
+
+def test_zephyrs_own_template_has_no_mask():
+    assert "zephyr_training has no {% generation %} block" in failure("04.generation_mask", ZEPHYR)
+
+
+def test_the_zephyr_reference_renders_like_zephyr_and_masks_exactly_the_replies():
+    zephyr = lesson04.zephyr_tokenizer()
+    assert zephyr.eos_token == "</s>" and zephyr.chat_template == ZEPHYR
+    for token in lesson04.ZEPHYR_TOKENS:
+        assert len(zephyr.encode(token, add_special_tokens=False)) == 1, token
+    for _, messages in conversations(*lesson04.ZEPHYR_GROUPS):
         for flag in (False, True):
-            assert render_template(lesson04.TRAINING_TEMPLATE, messages, add_generation_prompt=flag) == \
-                render_template(TEMPLATES["smollm2"].template, messages, add_generation_prompt=flag)
+            expected = zephyr.apply_chat_template(messages, tokenize=False, add_generation_prompt=flag)
+            assert render_template(lesson04.ZEPHYR_TRAINING_TEMPLATE, messages, add_generation_prompt=flag,
+                                   **TEMPLATES["zephyr"].special_tokens) == expected
+        out = zephyr.apply_chat_template(messages, chat_template=lesson04.ZEPHYR_TRAINING_TEMPLATE,
+                                         return_assistant_tokens_mask=True, return_dict=True)
+        trained = [i for i, flag in zip(out["input_ids"], out["assistant_masks"]) if flag]
+        replies = [m for m in messages if m["role"] == "assistant"]
+        assert zephyr.decode(trained) == "".join(m["content"] + "</s>" for m in replies)
 
 
-def test_the_template_lesson_05_trains_with_is_a_right_answer_to_04_generation_mask(tokenizer, capsys):
-    # Lesson 04 teaches the mask that lesson 05 trains with: the two must not drift apart.
-    from course_utils.sft.data import training_template
+# --- 03.debug --------------------------------------------------------------------------------
 
-    check("04.generation_mask", training_template())
-    assert capsys.readouterr().out == "✅ 04.generation_mask passed\n"
+BUGGY = lesson03.BUGGY_TEMPLATE
+FIXED_DEFAULT = BUGGY.replace("{%- if messages[0]['role'] != 'system' %}",
+                              "{%- if loop.first and messages[0]['role'] != 'system' %}")
+FIXED_BOTH = FIXED_DEFAULT.replace("<|im_start|>assistant\n{%- endif %}", "    {{- '<|im_start|>assistant\\n' }}\n{%- endif %}")
+# The smallest fix of the generation prompt: drop the `-` that strips its newline.
+FIXED_BY_DROPPING_THE_DASH = FIXED_DEFAULT.replace("<|im_start|>assistant\n{%- endif %}",
+                                                   "<|im_start|>assistant\n{% endif %}")
+# The default system turn written once, before the loop.
+FIXED_DEFAULT_BEFORE_THE_LOOP = r"""
+{%- if messages[0]['role'] != 'system' %}
+    {{- '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n' }}
+{%- endif %}
+{%- for message in messages %}
+    {{- '<|im_start|>' ~ message.role ~ '\n' ~ message.content ~ '<|im_end|>\n' }}
+{%- endfor %}
+{%- if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}
+"""
+
+
+def test_the_buggy_template_has_exactly_the_two_bugs_the_exercise_describes():
+    assert FIXED_DEFAULT != BUGGY and FIXED_BOTH != FIXED_DEFAULT and FIXED_BY_DROPPING_THE_DASH != FIXED_DEFAULT
+    smollm2 = TEMPLATES["smollm2"].template
+    for name, messages in conversations(*lesson03.DEBUG_GROUPS):
+        has_system = messages[0]["role"] == "system"
+        for flag in (False, True):
+            same = render_template(BUGGY, messages, add_generation_prompt=flag) == \
+                render_template(smollm2, messages, add_generation_prompt=flag)
+            # Right exactly where neither bug shows: no generation prompt, and a system message or one message.
+            assert same == (not flag and (has_system or len(messages) == 1)), (name, flag)
+
+
+@pytest.mark.parametrize("template", [FIXED_BOTH, FIXED_BY_DROPPING_THE_DASH, FIXED_DEFAULT_BEFORE_THE_LOOP,
+                                      TEMPLATES["smollm2"].template],
+                         ids=["both lines fixed", "dash dropped", "default before the loop", "the real one-liner"])
+def test_debug_fixes_written_in_any_style_pass(template, capsys):
+    check("03.debug", template)
+    assert capsys.readouterr().out == "✅ 03.debug passed\n"
+
+
+def test_debug_unfixed_template_fails_with_the_visible_missing_newline():
+    message = failure("03.debug", BUGGY)
+    assert "<conversation 'one user turn'>, add_generation_prompt=True)" in message
+    assert "expected '↵' but got ⟨end of text⟩" in message
+
+
+def test_debug_half_fix_fails_on_the_repeated_default_system_turn():
+    half = BUGGY.replace("<|im_start|>assistant\n{%- endif %}", "<|im_start|>assistant\n{% endif %}")
+    message = failure("03.debug", half)
+    assert "<conversation 'three turns without system'>" in message
+    assert "got 'system↵You·are·a·helpful…'" in message
+
+
+def test_debug_fix_that_drops_the_role_test_breaks_conversations_with_a_system_message():
+    over = FIXED_BOTH.replace("loop.first and messages[0]['role'] != 'system'", "loop.first")
+    assert "<conversation 'system and one user turn'>" in failure("03.debug", over)
+
+
+def test_debug_fix_that_drops_the_default_system_turn_breaks_conversations_without_one():
+    over = re.sub(r"\{%- if loop.first.*?\{%- endif %\}", "", FIXED_BOTH, flags=re.S)
+    message = failure("03.debug", over)
+    assert "<conversation 'one user turn'>, add_generation_prompt=False)" in message
+    assert "expected 'system↵You·are·a·helpful" in message

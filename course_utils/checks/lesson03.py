@@ -1,4 +1,4 @@
-"""Lesson 03, writing chat templates: the checks of its four exercises.
+"""Lesson 03, writing chat templates: the checks of its five exercises.
 
 A template is graded by what it renders, never by its text: the learner's template and the
 reference are rendered with `render_template` (transformers' own renderer) over the
@@ -18,13 +18,14 @@ from .expect_templates import expect_same_renderings, expect_template_text, rend
 from .failure import CheckFailed
 from .registry import exercise
 
-__all__ = ["PYTHON_ONLY_TEMPLATE"]
+__all__ = ["BUGGY_TEMPLATE", "PYTHON_ONLY_TEMPLATE"]
 
 # Conversations each exercise renders over (groups of course_utils.conversations).
 CHATML_GROUPS = ("alternating", "empty system", "surrounding whitespace", "other roles")
 LLAMA2_GROUPS = ("alternating", "surrounding whitespace")
 STRICT_GROUPS = ("alternating", "empty system", "surrounding whitespace")
 PORTABLE_GROUPS = ("alternating", "empty system", "surrounding whitespace", "other roles")
+DEBUG_GROUPS = ("alternating", "empty system", "surrounding whitespace", "other roles")
 
 # 03.portable: a template that only Python's jinja2 renders as intended. It is SmolLM2's format
 # (ChatML, with a default system turn when the conversation has none), written with Python
@@ -48,6 +49,24 @@ PYTHON_ONLY_TEMPLATE = """\
 {%- if add_generation_prompt == True -%}
     {{- '<|im_start|>assistant\\n' -}}
 {%- endif -%}
+"""
+
+
+# 03.debug: SmolLM2's template as someone rewrote it by hand, readable, with two bugs that each
+# show in some conversations only: the default system turn's test lacks `loop.first`, so without
+# a system message the default is written again before every turn; and the generation prompt is
+# written as text on its own line, whose newline the `{%- endif %}` after it strips. The fix is
+# graded against the model's real template, TEMPLATES["smollm2"].
+BUGGY_TEMPLATE = r"""
+{%- for message in messages %}
+    {%- if messages[0]['role'] != 'system' %}
+        {{- '<|im_start|>system\n""" + DEFAULT_SYSTEM + r"""<|im_end|>\n' }}
+    {%- endif %}
+    {{- '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}
+{%- endfor %}
+{%- if add_generation_prompt %}
+<|im_start|>assistant
+{%- endif %}
 """
 
 
@@ -109,3 +128,9 @@ def check_portable(portable_template):
     if findings:
         more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
         raise CheckFailed(f"lint(portable_template) finds {findings[0]}{more}")
+
+
+@exercise("03.debug", points=2)
+def check_debug(fixed_template):
+    expect_template_text(fixed_template, "fixed_template")
+    expect_same_renderings(fixed_template, TEMPLATES["smollm2"].template, "fixed_template", DEBUG_GROUPS)

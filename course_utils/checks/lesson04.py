@@ -1,4 +1,4 @@
-"""Lesson 04, generation prompts: the checks of its four exercises.
+"""Lesson 04, generation prompts: the checks of its five exercises.
 
 Functions are graded on the course tokenizer (the real SmolLM2-Instruct's, or its nano stand-in
 offline: both carry SmolLM2's exact template) over the conversations of
@@ -6,14 +6,14 @@ offline: both carry SmolLM2's exact template) over the conversations of
 gives when called the right way; a difference fails with the first differing character of the
 decoded text (special tokens and whitespace visible), or the first differing token.
 
-The training template (04.generation_mask) is graded twice: it must render exactly like
-SmolLM2's own template, and its assistant mask must cover exactly each assistant reply and its
-``<|im_end|>``, token for token.
+The training template (04.generation_mask) is for a family the lesson does not show, Zephyr, and
+is graded twice: it must render exactly like Zephyr's own template, and its assistant mask must
+cover exactly each assistant reply and its ``</s>``, token for token.
 """
 from __future__ import annotations
 
+import re
 
-from ..assets import read_template
 from ..conversations import conversations
 from ..display import first_difference, visible
 from ..templates import TEMPLATES
@@ -33,12 +33,6 @@ PREFILL_CASES = (
     ("three turns without system", '{"answer": "'),
     ("unicode", "D'accord : "),
 )
-
-# 04.generation_mask is graded against the course's SmolLM2 training template (the one lesson 05
-# trains with): each assistant reply and its <|im_end|> inside {% generation %}; the header before
-# it and the newline after it stay outside, because the model never generates them.
-TRAINING_TEMPLATE = read_template("smollm2_training.jinja")
-
 
 def _conversations_ending_with_user():
     for name, messages in conversations(*GROUPS):
@@ -134,6 +128,36 @@ def check_train_vs_infer(format_example):
                 raise CheckFailed(f"{shown}: {where}")
 
 
+# --- 04.generation_mask ---------------------------------------------------------------------
+# The training twin of a family lesson 04 does not show: Zephyr (`<|user|>↵...</s>↵`). The lesson
+# marks ChatML; here the end token is `</s>`, the header `<|assistant|>↵`, and the newline after
+# `</s>` is written by a `}}↵` that a `{% endgeneration %}↵` would lose to trim_blocks. Zephyr
+# does not enforce alternation, so the non-alternating conversations are graded too.
+ZEPHYR_GROUPS = GROUPS + ("non-alternating",)
+ZEPHYR_TOKENS = ("<|system|>", "<|user|>", "<|assistant|>", "</s>")
+# The reference: Zephyr's Hub template with the assistant branch split around {% generation %}.
+ZEPHYR_TRAINING_TEMPLATE = (
+    "{% for message in messages %}\n{% if message['role'] == 'user' %}\n"
+    "{{ '<|user|>\n' + message['content'] + eos_token }}\n"
+    "{% elif message['role'] == 'system' %}\n{{ '<|system|>\n' + message['content'] + eos_token }}\n"
+    "{% elif message['role'] == 'assistant' %}\n{{ '<|assistant|>\n' }}"
+    "{% generation %}{{ message['content'] + eos_token }}{% endgeneration %}{{ '\n' }}"
+    "{% endif %}\n{% if loop.last and add_generation_prompt %}\n{{ '<|assistant|>' }}\n{% endif %}\n{% endfor %}"
+)
+# A newline typed after `{% endgeneration %}` (not trimmed away by a `{{-`/`{%-` that follows).
+_LOST_NEWLINE = re.compile(r"endgeneration\s*%\}\n(?![ \t]*\{[{%]-)")
+
+
+def zephyr_tokenizer():
+    """The course tokenizer dressed as Zephyr's: its template, and `<|system|>`, `<|user|>`,
+    `<|assistant|>`, `</s>` as single tokens (eos `</s>`), so a mask is exact to the token."""
+    from ..families import with_chat_template
+
+    tokenizer = with_chat_template(course_tokenizer(), TEMPLATES["zephyr"].template, ZEPHYR_TOKENS, bos_token="<s>")
+    tokenizer.eos_token = "</s>"
+    return tokenizer
+
+
 def _trained_spans(tokenizer, ids: list[int], mask: list[int]) -> list[str]:
     """The text of each run of trained-on tokens, whitespace visible."""
     spans, run = [], []
@@ -154,33 +178,100 @@ def _assistant_mask(tokenizer, template: str, messages) -> tuple[list[int], list
     return list(out["input_ids"]), list(out["assistant_masks"])
 
 
+def _expect_zephyr_renderings(template: str, name: str) -> None:
+    try:
+        expect_same_renderings(template, TEMPLATES["zephyr"].template, name, ZEPHYR_GROUPS,
+                               template_kwargs=TEMPLATES["zephyr"].special_tokens)
+    except CheckFailed as failed:
+        if not (_LOST_NEWLINE.search(template) and "expected '↵" in failed.detail):
+            raise
+        raise CheckFailed("trim_blocks removes the newline written right after {% endgeneration %}, as after any "
+                          "block tag; write it as {{ '\\n' }}. " + failed.detail) from None
+
+
 @exercise("04.generation_mask", points=3)
-def check_generation_mask(training_template):
-    expect_template_text(training_template, "training_template")
+def check_generation_mask(zephyr_training):
+    name = "zephyr_training"
+    expect_template_text(zephyr_training, name)
     # First the format: a training template must render exactly what the model reads at inference.
-    expect_same_renderings(training_template, TEMPLATES["smollm2"].template, "training_template", GROUPS)
+    _expect_zephyr_renderings(zephyr_training, name)
     # TRL's test, the one SFTTrainer applies (`{%- generation %}` and the other trim variants
     # included); imported here because TRL imports torch, which the other checks do not need.
     from trl.chat_template_utils import has_generation_markers
 
-    if not has_generation_markers(training_template):
+    if not has_generation_markers(zephyr_training):
         # Checked here rather than left to transformers, which would only log a warning and
         # return a mask of zeros: no token trained on.
-        raise CheckFailed("training_template has no {% generation %} block, so its assistant mask is all zeros: "
-                          "wrap each assistant reply and its <|im_end|> in {% generation %} ... {% endgeneration %}")
-    tokenizer = course_tokenizer()
-    for name, messages in conversations(*GROUPS):
-        shown = f"apply_chat_template(<conversation '{name}'>, chat_template=training_template, return_assistant_tokens_mask=True)"
-        ids, mask = call(_assistant_mask, tokenizer, training_template, messages, shown_as=shown)
-        expected_ids, expected_mask = _assistant_mask(tokenizer, TRAINING_TEMPLATE, messages)
+        raise CheckFailed(f"{name} has no {{% generation %}} block, so its assistant mask is all zeros: "
+                          "wrap each assistant reply and its </s> in {% generation %} ... {% endgeneration %}")
+    tokenizer = zephyr_tokenizer()
+    for conversation, messages in conversations(*ZEPHYR_GROUPS):
+        shown = (f"zephyr_tokenizer().apply_chat_template(<conversation '{conversation}'>, chat_template={name}, "
+                 "return_assistant_tokens_mask=True)")
+        ids, mask = call(_assistant_mask, tokenizer, zephyr_training, messages, shown_as=shown)
+        expected_ids, expected_mask = _assistant_mask(tokenizer, ZEPHYR_TRAINING_TEMPLATE, messages)
         if ids != expected_ids:  # cannot happen once the renderings agree; kept as a guard
-            raise CheckFailed(f"{shown} gave other tokens than SmolLM2's template")
+            raise CheckFailed(f"{shown} gave other tokens than Zephyr's template")
         if mask == expected_mask:
             continue
         if not any(mask):
-            raise CheckFailed(f"{shown}: no token is trained on; put each assistant reply and its <|im_end|> "
+            raise CheckFailed(f"{shown}: no token is trained on; put each assistant reply and its </s> "
                               "inside {% generation %} ... {% endgeneration %}")
         got_spans = _trained_spans(tokenizer, ids, mask)
         expected_spans = _trained_spans(tokenizer, ids, expected_mask)
-        raise CheckFailed(f"{shown}: the mask trains on {short_repr(got_spans, 200)}, expected exactly "
-                          f"{short_repr(expected_spans, 200)} (each assistant reply and its <|im_end|>)")
+        raise CheckFailed(f"{shown}: the mask trains on {short_repr(got_spans, 160)}, expected exactly "
+                          f"{short_repr(expected_spans, 160)} (each assistant reply and its </s>; not the "
+                          "<|assistant|>↵ header, not the ↵ after)")
+
+
+# --- 04.llama2_prefill ----------------------------------------------------------------------
+# A prefill for a family lesson 04 does not show: Llama-2, whose tokenizer adds <s> to every text
+# it encodes and whose template writes `[/INST]`, a space, then the answer. Ways that pass on
+# SmolLM2's tokenizer (render to text and encode it again; append `start` to the generation
+# prompt by hand) fail here, each on a case below.
+LLAMA2_PREFILL_CASES = (
+    ("one user turn", "The capital of France is"),
+    ("system and one user turn", "Sure! "),
+    ("three turns with system", '{"answer": "'),
+)
+
+
+def llama2_tokenizer():
+    """The course tokenizer dressed as Llama-2's: its template, `<s>`/`</s>`, and <s> added on
+    encode (`add_bos_token`), as `meta-llama/Llama-2-7b-chat-hf`'s tokenizer does."""
+    from ..families import with_chat_template
+
+    tokenizer = with_chat_template(course_tokenizer(), TEMPLATES["llama2"].template, ["[INST]", "[/INST]", "</s>"],
+                                   bos_token="<s>")
+    tokenizer.eos_token = "</s>"
+    tokenizer.add_bos_token = True
+    return tokenizer
+
+
+def _explain_llama2_prefill(tokenizer, messages, start, got: list[int], shown: str) -> None:
+    """Name the mistake when the ids differ in a way a learner's habit from ChatML explains."""
+    bos = tokenizer.bos_token_id
+    if got[:2] == [bos, bos]:
+        raise CheckFailed(f"{shown} starts with two <s>: the template writes one and encoding the rendered text "
+                          "added another; encode with add_special_tokens=False, or let apply_chat_template tokenize")
+    by_hand = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False) + start
+    if tokenizer.decode(got) == by_hand:
+        raise CheckFailed(f"{shown} is the generation prompt with `start` appended by hand, which misses the space "
+                          "Llama-2's template writes after [/INST] (and its trimming): add `start` as an assistant "
+                          "message and let continue_final_message=True cut the rendering after it")
+
+
+@exercise("04.llama2_prefill", points=2)
+def check_llama2_prefill(llama2_prefill):
+    tokenizer = llama2_tokenizer()
+    corpus = dict(conversations(*GROUPS))
+    for name, start in LLAMA2_PREFILL_CASES:
+        messages = corpus[name]
+        shown = f"llama2_prefill(llama_tokenizer, <conversation '{name}'>, {start!r})"
+        result = call_unchanged(llama2_prefill, tokenizer, messages, start, shown_as=shown)
+        got = _model_input_ids(result, shown)
+        expected = tokenizer.apply_chat_template(
+            messages + [{"role": "assistant", "content": start}], continue_final_message=True, return_dict=False)
+        if got != expected:
+            _explain_llama2_prefill(tokenizer, messages, start, got, shown)
+        _expect_same_ids(tokenizer, got, expected, shown)

@@ -1,4 +1,4 @@
-"""Lesson 05, SFT of SmolLM2: the checks of its four exercises.
+"""Lesson 05, SFT of SmolLM2: the checks of its five exercises.
 
 Expected answers come from the course's own code at check time (`course_utils.sft`,
 `runtime.training_precision`, `generation.generate_text` on the course's models), so a check
@@ -239,3 +239,83 @@ def check_stop_rate(stop_rate):
             raise CheckFailed(f"{shown} returned {float(got):.2f}, expected {expected:.2f} ({stopped} of "
                               f"{len(generations)} greedy replies, at most {STOP_MAX_NEW_TOKENS} new tokens, "
                               f"end with {END_OF_TURN}){_stop_hint(float(got), generations, tokenizer)}")
+
+
+# --- 05.trainer -----------------------------------------------------------------------------
+TRAINER_ROWS = 40   # bundled conversations the check hands to make_trainer (nothing is trained)
+
+
+def _bundled_rows() -> list[dict]:
+    import json
+
+    from ..sft.data import BUNDLED_CONVERSATIONS
+
+    lines = BUNDLED_CONVERSATIONS.read_text(encoding="utf-8").splitlines()[:TRAINER_ROWS]
+    return [{"messages": sft.to_sft_format(json.loads(line))["messages"]} for line in lines]
+
+
+def _tokens(dataset) -> int:
+    """Tokens in a dataset SFTTrainer has tokenized (and perhaps packed)."""
+    return sum(len(ids) for ids in dataset["input_ids"])
+
+
+def _check_split(trainer, full_tokens: int, shown: str) -> None:
+    if trainer.eval_dataset is None:
+        raise CheckFailed(f"{shown} has no eval_dataset: hold out a validation split "
+                          "(dataset.train_test_split(test_size=0.1, seed=42)) and pass its 'test' part as eval_dataset")
+    if str(getattr(trainer.args.eval_strategy, "value", trainer.args.eval_strategy)) == "no":
+        raise CheckFailed(f"{shown} has an eval_dataset but eval_strategy='no': the validation loss is never "
+                          "computed during training; set eval_strategy='steps' (and eval_steps)")
+    train_tokens = _tokens(trainer.train_dataset)
+    if train_tokens >= full_tokens:
+        raise CheckFailed(f"{shown} trains on all {full_tokens:,} tokens of the dataset, the validation rows "
+                          "included: train on the 'train' part of the split only, or the validation loss "
+                          "measures rows the model has learned")
+
+
+def _check_trainer_loss(trainer, shown: str) -> None:
+    if not trainer.args.assistant_only_loss:
+        raise CheckFailed(f"{shown} has assistant_only_loss=False: the loss would cover the system prompt and the "
+                          "user's questions too; set assistant_only_loss=True with "
+                          "chat_template_path=str(TRAINING_TEMPLATE_PATH)")
+    tokenizer = trainer.processing_class
+    if tokenizer.eos_token != END_OF_TURN:
+        raise CheckFailed(f"{shown} leaves the tokenizer's eos_token as {tokenizer.eos_token}, the end of a "
+                          f"document: set eos_token={END_OF_TURN!r} in the SFTConfig so the trained model and its "
+                          "generation config stop at the end of a turn")
+
+
+def _check_trainer_precision(trainer, shown: str) -> None:
+    from .. import runtime
+
+    summary = runtime.device_summary()
+    precision = training_precision(summary["capability"])
+    wanted = {"bf16": (True, False), "fp16": (False, True), "fp32": (False, False)}[precision]
+    got = (bool(trainer.args.bf16), bool(trainer.args.fp16))
+    if got != wanted:
+        raise CheckFailed(f"{shown} has bf16={got[0]}, fp16={got[1]}; on this device ({summary['name']}) expected "
+                          f"bf16={wanted[0]}, fp16={wanted[1]} ({precision}): TRL's SFTConfig defaults to "
+                          "bf16=True, so set both from runtime.device_summary()['precision']")
+
+
+@exercise("05.trainer", points=2, time_limit=180)
+def check_trainer(make_trainer):
+    """Builds (does not train) the learner's trainer on a fresh copy of the base model and
+    tokenizer and a few bundled conversations, and inspects what SFTTrainer made of them."""
+    from datasets import Dataset
+    from trl import SFTTrainer
+
+    from ..quiet import datasets_bars_off
+
+    base_tokenizer, base_model = pairs()["base"]
+    rows = _bundled_rows()
+    tokenizer, model = copy.deepcopy(base_tokenizer), copy.deepcopy(base_model).float()
+    shown = f"make_trainer(model, tokenizer, <{len(rows)} conversations>)"
+    with datasets_bars_off():
+        trainer = call(make_trainer, model, tokenizer, Dataset.from_list(rows), shown_as=shown)
+    if not isinstance(trainer, SFTTrainer):
+        raise CheckFailed(f"{shown} returned {short_repr(trainer)}, expected a trl SFTTrainer")
+    _check_trainer_loss(trainer, shown)
+    full_tokens = sum(len(sft.tokenize_for_training(base_tokenizer, row["messages"])["input_ids"]) for row in rows)
+    _check_split(trainer, full_tokens, shown)
+    _check_trainer_precision(trainer, shown)

@@ -151,9 +151,11 @@ class ToolCallingModel:
     """A stand-in for a tool-calling chat model with `generate()`'s interface.
 
     It decodes the prompt it is given and replies from the last turn: a user question about the
-    weather or a capital becomes a Hermes tool call (when the prompt offers that tool), a tool
-    result becomes "The tool says: <result>.", and anything else gets a greeting. With
-    `always_call=True` it never stops calling tools, to test the step limit.
+    weather and/or a capital becomes a Hermes tool call for each (several calls in one reply,
+    as trained models write them, when the question asks two things), the tool results that
+    follow its last reply become "The tool says: <result>." (or "The tools say: <a>; <b>."),
+    and anything else gets a greeting. With `always_call=True` it never stops calling tools,
+    to test the step limit.
     """
 
     def __init__(self, tokenizer, always_call: bool = False):
@@ -184,13 +186,19 @@ class ToolCallingModel:
         if self.always_call:
             return _tool_call("get_weather", {"city": "Oslo"})
         if role == "tool":
-            result = re.search(r"<tool_response>\n(.*)\n</tool_response>", content, re.DOTALL)
-            return f"The tool says: {result.group(1) if result else content.strip()}."
+            since_reply = prompt.removesuffix(GENERATION_PROMPT).rpartition("<|im_start|>assistant\n")[2]
+            results = re.findall(r"<tool_response>\n(.*?)\n</tool_response>", since_reply, re.DOTALL)
+            if len(results) > 1:
+                return f"The tools say: {'; '.join(results)}."
+            return f"The tool says: {results[0] if results else content.strip()}."
+        calls = []
         for name, pattern in (("get_weather", r"weather in (\w+)"), ("get_capital", r"capital of (\w+)")):
             asked = re.search(pattern, content)
             if asked and name in offered:
                 key = "city" if name == "get_weather" else "country"
-                return _tool_call(name, {key: asked.group(1)})
+                calls.append(_tool_call(name, {key: asked.group(1)}))
+        if calls:
+            return "\n".join(calls)
         return "I have no tool for that." if "weather" in content else "Hello! How can I help you today?"
 
 
@@ -255,6 +263,8 @@ def check_loop(run_tools):
     answer, prompts, shown = _run(run_tools, tokenizer, "What is the capital of Peru?", [get_weather, _get_capital])
     expect_equal(answer, "The tool says: Lima.", shown)
 
+    _check_one_reply_two_calls(run_tools, tokenizer)
+
     answer, prompts, shown = _run(run_tools, tokenizer, "Hello!", [get_weather])
     expect_equal((answer, len(prompts)), ("Hello! How can I help you today?", 1), f"{shown} (answer, steps)")
 
@@ -265,3 +275,28 @@ def check_loop(run_tools):
 
     answer, prompts, shown = _run(run_tools, tokenizer, "What is the weather in Oslo?", [get_weather], always_call=True)
     expect_equal((answer, len(prompts)), (None, 3), f"{shown} with a model that never stops calling tools (answer, steps)")
+
+
+def _check_one_reply_two_calls(run_tools, tokenizer) -> None:
+    """A reply with two calls is ONE assistant message with two `tool_calls`, then one tool
+    message per call. Split into one assistant message per call, the next prompt shows the
+    model two turns it never wrote (and a result between them that it had not seen yet)."""
+    weather = get_weather("Oslo")
+    answer, prompts, shown = _run(run_tools, tokenizer, "What is the weather in Oslo and the capital of Peru?",
+                                  [get_weather, _get_capital])
+    if len(prompts) < 2:
+        raise CheckFailed(f"{shown} asked the model {len(prompts)} time(s); after its two calls, the results "
+                          "must go back to it for an answer")
+    after_question = prompts[1].removesuffix(GENERATION_PROMPT).rpartition("<|im_start|>user\n")[2]
+    turns = after_question.count("<|im_start|>assistant\n")
+    if turns != 1:
+        raise CheckFailed(f"{shown}: the model made 2 calls in one reply, but the prompt of step 2 shows that "
+                          f"reply as {turns} assistant turns; keep one reply as one assistant message with "
+                          "both calls in its tool_calls, then one tool message per call")
+    expected = (_tool_call("get_weather", {"city": "Oslo"}) + "\n" + _tool_call("get_capital", {"country": "Peru"})
+                + f"{END_OF_TURN}\n<|im_start|>tool\n<tool_response>\n{weather}\n</tool_response>{END_OF_TURN}\n"
+                "<|im_start|>tool\n<tool_response>\nLima\n</tool_response>")
+    if expected not in after_question:
+        raise CheckFailed(f"{shown}: the prompt of step 2 does not show the reply's two calls followed by their "
+                          f"two results in order; {first_difference(expected, after_question)}")
+    expect_equal(answer, f"The tools say: {weather}; Lima.", shown)

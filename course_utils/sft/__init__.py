@@ -6,14 +6,14 @@
 - `evaluate`: stop rate, held-out accuracy, before/after tables.
 - `sizing`: optimizer steps sized to the data (`count_training_tokens`), the CPU time budget.
 - `estimates`: memory and time estimates (16 bytes/parameter, 6N FLOP/token), MFU.
-- `monitor`: the tqdm bar and live loss plot callback.
+- `monitor`: the tqdm bar and live loss plot callback (training and validation loss).
 """
 from .config import NeedsLoRA, TrainingPlan, plan_training, sft_config_for, shape_of
 from .data import (TRAINING_TEMPLATE_PATH, EvalQuestion, load_eval_questions, load_sft_data, make_labels, to_sft_format,
                    tokenize_for_training, training_template, inference_template)
 from .estimates import estimate_table
 from .evaluate import before_after, evaluate, generate_replies, stop_rate
-from .monitor import TrainingMonitor
+from .monitor import TrainingMonitor, remove_progress_callbacks
 from .sizing import NeedsGPU, count_training_tokens
 from .train import build_trainer, prepare_model, save_for_chat
 
@@ -22,5 +22,5 @@ __all__ = [
     "TRAINING_TEMPLATE_PATH", "EvalQuestion", "load_eval_questions", "load_sft_data", "make_labels", "to_sft_format",
     "tokenize_for_training", "training_template", "inference_template",
     "estimate_table", "before_after", "evaluate", "generate_replies", "stop_rate",
-    "TrainingMonitor", "build_trainer", "prepare_model", "save_for_chat", "NeedsGPU", "count_training_tokens",
+    "TrainingMonitor", "remove_progress_callbacks", "build_trainer", "prepare_model", "save_for_chat", "NeedsGPU", "count_training_tokens",
 ]

@@ -11,10 +11,17 @@ The figure is a bare `matplotlib.figure.Figure`, not `pyplot.figure()`: pyplot's
 backend would display every open figure again when the cell ends. It is shown as a PNG that
 it renders itself, because IPython registers its Figure formatter only once pyplot's inline
 backend is active, and without it a notebook stores "<Figure size ...>" instead of the plot.
+
+With an `eval_dataset` (and `eval_strategy="steps"` in the config) the Trainer also logs the
+loss on held-out conversations: the plot draws it as a second line, `eval_history` keeps it,
+and `summary()` prints both curves' landmarks as text (where the validation loss was lowest,
+and where it went after), so the numbers behind the picture can be read and tested.
 """
 from __future__ import annotations
 
 from transformers import TrainerCallback
+from transformers.trainer_callback import PrinterCallback, ProgressCallback
+from transformers.utils.notebook import NotebookProgressCallback
 
 
 def in_notebook() -> bool:
@@ -49,16 +56,19 @@ class LossPlot:
         self.figure.savefig(buffer, format="png")
         return Image(data=buffer.getvalue(), format="png")
 
-    def _draw(self, steps, losses, progress: str = "") -> None:
+    def _draw(self, steps, losses, progress: str = "", eval_steps=(), eval_losses=()) -> None:
         self.axes.clear()
-        self.axes.plot(steps, losses, marker=".", color="tab:blue")
+        self.axes.plot(steps, losses, marker=".", color="tab:blue", label="training")
+        if eval_steps:
+            self.axes.plot(eval_steps, eval_losses, marker="o", color="tab:orange", label="validation")
+            self.axes.legend(loc="upper right")
         title = f"{self.title} · {progress}" if progress else self.title
-        self.axes.set(xlabel="optimizer step", ylabel="loss (assistant tokens)", title=title)
+        self.axes.set(xlabel="optimizer step", ylabel="loss (trained tokens)", title=title)
         self.axes.grid(alpha=0.3)
         self.figure.tight_layout()
 
-    def update(self, steps, losses, progress: str = "") -> None:
-        self._draw(steps, losses, progress)
+    def update(self, steps, losses, progress: str = "", eval_steps=(), eval_losses=()) -> None:
+        self._draw(steps, losses, progress, eval_steps, eval_losses)
         self.handle.update(self._png())
 
 
@@ -69,12 +79,14 @@ class TrainingMonitor(TrainerCallback):
         live_plot: draw the plot when running in a notebook (never elsewhere).
         title: the plot's title.
 
-    After training, `history` holds `(step, loss)` for every logged step.
+    After training, `history` holds `(step, loss)` for every logged step, and `eval_history`
+    `(step, eval_loss)` for every evaluation (empty without an eval dataset).
     """
 
     def __init__(self, live_plot: bool = True, title: str = "training loss"):
         self.live_plot, self.title = live_plot, title
         self.history: list[tuple[int, float]] = []
+        self.eval_history: list[tuple[int, float]] = []
         self.bar = None
         self.plot = None
 
@@ -92,18 +104,51 @@ class TrainingMonitor(TrainerCallback):
         if self.bar is not None:
             self.bar.update(state.global_step - self.bar.n)
 
+    def _redraw(self, progress: str) -> None:
+        if self.plot is None or not self.history:
+            return
+        eval_steps, eval_losses = zip(*self.eval_history) if self.eval_history else ((), ())
+        self.plot.update(*zip(*self.history), progress=progress, eval_steps=eval_steps, eval_losses=eval_losses)
+
     def on_log(self, args, state, control, logs=None, **kwargs):
-        if not state.is_world_process_zero or not logs or "loss" not in logs:
+        if not state.is_world_process_zero or not logs:
+            return
+        if "eval_loss" in logs:
+            if not self.eval_history or self.eval_history[-1][0] != state.global_step:
+                self.eval_history.append((state.global_step, float(logs["eval_loss"])))
+        if "loss" not in logs:
             return
         self.history.append((state.global_step, float(logs["loss"])))
         if self.bar is not None:
             self.bar.set_postfix(loss=f"{float(logs['loss']):.3f}")
-        if self.plot is not None:
-            self.plot.update(*zip(*self.history), progress=f"step {state.global_step}/{state.max_steps}")
+        self._redraw(f"step {state.global_step}/{state.max_steps}")
 
     def on_train_end(self, args, state, control, **kwargs):
         if self.bar is not None:
             self.bar.close()
             self.bar = None
-        if self.plot is not None and self.history:  # the last log may come a few steps early
-            self.plot.update(*zip(*self.history), progress=f"step {state.global_step}/{state.max_steps} · done")
+        # the last log may come a few steps early
+        self._redraw(f"step {state.global_step}/{state.max_steps} · done")
+
+    def summary(self) -> str:
+        """The curves' landmarks as text: first and last training loss; the validation loss's
+        minimum, its last value, and how far it rose after the minimum."""
+        if not self.history:
+            return "no loss logged"
+        (first_step, first), (last_step, last) = self.history[0], self.history[-1]
+        lines = [f"training loss:   {first:.3f} at step {first_step} -> {last:.3f} at step {last_step}"]
+        if self.eval_history:
+            best_step, best = min(self.eval_history, key=lambda point: point[1])
+            end_step, end = self.eval_history[-1]
+            lines.append(f"validation loss: lowest {best:.3f} at step {best_step}, {end:.3f} at step {end_step} "
+                         f"({end - best:+.3f} after its lowest)")
+        return "\n".join(lines)
+
+
+def remove_progress_callbacks(trainer):
+    """Remove the progress output Trainer adds itself (a tqdm bar, a notebook table, or printed
+    log dicts, depending on where it runs and on `disable_tqdm`): a `TrainingMonitor` passed in
+    `callbacks` shows progress and the losses instead. Returns the trainer."""
+    for progress in (ProgressCallback, NotebookProgressCallback, PrinterCallback):
+        trainer.remove_callback(progress)
+    return trainer

@@ -7,14 +7,12 @@ and swaps the Trainer's progress output for `TrainingMonitor` (one tqdm bar, a l
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
-
-from transformers.trainer_callback import PrinterCallback, ProgressCallback
-from transformers.utils.notebook import NotebookProgressCallback
 
 from ..quiet import datasets_bars_off, transformers_bars_off
 from .data import inference_template
-from .monitor import TrainingMonitor
+from .monitor import TrainingMonitor, remove_progress_callbacks
 
 
 def _attention_for(config) -> str | None:
@@ -38,6 +36,10 @@ def prepare_model(model, config):
     """
     import torch
 
+    # peft 0.21 reads `model.is_gradient_checkpointing` when it wraps a model (SFTTrainer's
+    # peft_config), a property transformers 5.23 deprecated for `is_activation_checkpointing`
+    # and warns about on every read: nothing the learner wrote, nothing they could change.
+    warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
     if any(p.dtype != torch.float32 for p in model.parameters()):
         model = model.float()
     attention = _attention_for(config)
@@ -46,11 +48,14 @@ def prepare_model(model, config):
     return model.train()
 
 
-def build_trainer(model, tokenizer, train_dataset, config, *, live_plot: bool = True, callbacks=()):
+def build_trainer(model, tokenizer, train_dataset, config, *, live_plot: bool = True, callbacks=(),
+                  eval_dataset=None, peft_config=None):
     """`SFTTrainer` for conversational rows `{"messages": [...]}` under `config`
     (from `sft_config_for`), with a tqdm bar and, in a notebook, a live loss plot.
 
-    The monitor is at `trainer.monitor`; its `history` holds the logged losses.
+    Lesson 05 writes these same few lines out in its cells; scripts and tests use this.
+    The monitor is at `trainer.monitor`; its `history` holds the logged losses (and
+    `eval_history` the validation losses when `eval_dataset` is given and the config evaluates).
     """
     from trl import SFTTrainer
 
@@ -59,11 +64,11 @@ def build_trainer(model, tokenizer, train_dataset, config, *, live_plot: bool = 
     # hundred conversations they flash by and bury the training bar.
     with datasets_bars_off():
         trainer = SFTTrainer(model=prepare_model(model, config), args=config, train_dataset=train_dataset,
-                             processing_class=tokenizer, callbacks=[monitor, *callbacks])
-    # Trainer adds one of these itself (which one depends on notebook and disable_tqdm);
+                             eval_dataset=eval_dataset, processing_class=tokenizer, callbacks=[monitor, *callbacks],
+                             peft_config=peft_config)
+    # Trainer adds its own progress output (which one depends on notebook and disable_tqdm);
     # the monitor already shows progress and the loss.
-    for progress in (ProgressCallback, NotebookProgressCallback, PrinterCallback):
-        trainer.remove_callback(progress)
+    remove_progress_callbacks(trainer)
     trainer.monitor = monitor
     return trainer
 

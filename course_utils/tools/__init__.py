@@ -21,7 +21,9 @@ The path of one tool call, and the module that does each step:
 
 Every call error is a `ToolCallError` (`errors.py`), so the loop hands any of them back to the
 model as the call's `tool` message. `examples.py` holds lesson 06's example tools and the RAG
-template.
+template. `training.py` (imported as `course_utils.tools.training`, not re-exported here) writes
+the conversations that teach a base model to call the weather tool, failing calls and retries
+included, and measures tool-call, answer and recovery rates on held-out questions.
 """
 from __future__ import annotations
 
