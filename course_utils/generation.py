@@ -29,7 +29,7 @@ from .display import show, visible
 
 __all__ = [
     "END_OF_TURN", "END_OF_TEXT", "Generation", "generate_text", "side_by_side", "SideBySide",
-    "stop_ids", "pad_token_id", "cut_at_stop", "as_generation",
+    "stop_ids", "pad_token_id", "cut_at_stop", "as_generation", "generate_batch",
 ]
 
 END_OF_TURN = "<|im_end|>"  # ChatML's end of a turn: what an instruct model is trained to emit
@@ -121,6 +121,27 @@ def cut_at_stop(tokenizer, ids: list[int], stops: list[int]) -> tuple[list[int],
     last = tokenizer.convert_ids_to_tokens(ids[-1])
     ended = ids[-1] in stops or last in (END_OF_TURN, END_OF_TEXT)
     return ids, last if ended else None
+
+
+def generate_batch(model, tokenizer, prompts: list[str], max_new_tokens: int, stops: list[int]) -> list[list[int]]:
+    """Greedy continuations of several rendered prompts in one `generate` call: the new ids of each.
+
+    The prompts are left-padded by hand (a decoder-only model continues every row from its right
+    edge; a base tokenizer has no pad token, and setting one would change it) and encoded with
+    `add_special_tokens=False`, as `generate_text` encodes one. Rows that finish early are padded
+    after their stop: `cut_at_stop` / `as_generation` cut each at its first stop.
+    """
+    import torch
+
+    pad = pad_token_id(tokenizer, stops)
+    rows = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+    width = max(len(r) for r in rows)
+    input_ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows], device=model.device)
+    attention_mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], device=model.device)
+    with torch.no_grad():
+        out = model.generate(input_ids=input_ids, attention_mask=attention_mask, max_new_tokens=max_new_tokens,
+                             do_sample=False, pad_token_id=pad)
+    return out[:, width:].tolist()
 
 
 def as_generation(tokenizer, prompt: str, ids: list[int], stops: list[int], max_new_tokens: int) -> Generation:

@@ -15,7 +15,7 @@ import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..generation import Generation, as_generation, pad_token_id, stop_ids
+from ..generation import Generation, as_generation, generate_batch, stop_ids
 
 DEFAULT_MAX_NEW_TOKENS = 64
 
@@ -25,28 +25,6 @@ def _as_messages(prompt) -> list[dict]:
     if isinstance(prompt, str):
         return [{"role": "user", "content": prompt}]
     return [dict(m) for m in prompt]
-
-
-def _left_padded(tokenizer, prompts: list[str], pad_id: int):
-    """Prompts as one left-padded batch (decoder-only models continue from the right edge).
-    Padded by hand: a base tokenizer has no pad token, and setting one would change it."""
-    import torch
-
-    rows = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
-    width = max(len(r) for r in rows)
-    input_ids = torch.tensor([[pad_id] * (width - len(r)) + r for r in rows])
-    attention_mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
-    return {"input_ids": input_ids, "attention_mask": attention_mask}
-
-
-def _generate_batch(model, tokenizer, prompts: list[str], max_new_tokens: int, stops: list[int]):
-    import torch
-
-    pad_id = pad_token_id(tokenizer, stops)
-    inputs = {k: v.to(model.device) for k, v in _left_padded(tokenizer, prompts, pad_id).items()}
-    with torch.no_grad():
-        out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=pad_id)
-    return out[:, inputs["input_ids"].shape[1]:].tolist()
 
 
 def generate_replies(model, tokenizer, prompts: Sequence, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
@@ -68,7 +46,7 @@ def generate_replies(model, tokenizer, prompts: Sequence, max_new_tokens: int = 
     generations = []
     for start in range(0, len(texts), batch_size):
         chunk = texts[start:start + batch_size]
-        for prompt, ids in zip(chunk, _generate_batch(model, tokenizer, chunk, max_new_tokens, stops)):
+        for prompt, ids in zip(chunk, generate_batch(model, tokenizer, chunk, max_new_tokens, stops)):
             generation = as_generation(tokenizer, prompt, ids, stops, max_new_tokens)
             generations.append(dataclasses.replace(generation, reply=generation.reply.strip()))
     model.train(was_training)

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from .. import world
 from ..assets import data_path, template_path
-from ..generation import as_generation, pad_token_id, stop_ids
+from ..generation import as_generation, generate_batch, stop_ids
 from .errors import ToolCallError
 from .loop import assistant_message, call_tool, tool_message
 from .parsing import parse_tool_calls
@@ -152,10 +152,7 @@ def heldout_weather_cases(limit: int | None = None, seed: int = 6) -> list[Weath
 def _generate(model, tokenizer, conversations: list[list[dict]], max_new_tokens: int, batch_size: int = 48):
     """Greedy replies (without their end-of-turn token) to each conversation, rendered with
     the weather tool offered, in left-padded batches (a base tokenizer has no pad token)."""
-    import torch
-
     stops = stop_ids(model, tokenizer)
-    pad = pad_token_id(tokenizer, stops)
     prompts = [tokenizer.apply_chat_template(c, tools=WEATHER_SCHEMAS, add_generation_prompt=True, tokenize=False)
                for c in conversations]
     was_training = model.training
@@ -163,14 +160,7 @@ def _generate(model, tokenizer, conversations: list[list[dict]], max_new_tokens:
     replies = []
     for start in range(0, len(prompts), batch_size):
         chunk = prompts[start:start + batch_size]
-        rows = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in chunk]
-        width = max(len(r) for r in rows)
-        ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows], device=model.device)
-        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], device=model.device)
-        with torch.no_grad():
-            out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens,
-                                 do_sample=False, pad_token_id=pad)
-        for prompt, new in zip(chunk, out[:, width:].tolist()):
+        for prompt, new in zip(chunk, generate_batch(model, tokenizer, chunk, max_new_tokens, stops)):
             generation = as_generation(tokenizer, prompt, new, stops, max_new_tokens)
             replies.append(generation.text.removesuffix(generation.stopped_by or ""))
     model.train(was_training)
