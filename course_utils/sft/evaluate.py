@@ -15,7 +15,7 @@ import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..generation import Generation, as_generation, generate_batch, stop_ids
+from ..generation import Generation, generate_batch
 
 DEFAULT_MAX_NEW_TOKENS = 64
 
@@ -38,19 +38,10 @@ def generate_replies(model, tokenizer, prompts: Sequence, max_new_tokens: int = 
     Returns `generation.Generation` objects: `.reply` is the text, `.ended_turn` whether it
     ended with `<|im_end|>`, `.stopped_by` the special token it ended on (None: cut off).
     """
-    stops = stop_ids(model, tokenizer)
     texts = [tokenizer.apply_chat_template(_as_messages(p), add_generation_prompt=True, tokenize=False)
              for p in prompts]
-    was_training = model.training
-    model.eval()
-    generations = []
-    for start in range(0, len(texts), batch_size):
-        chunk = texts[start:start + batch_size]
-        for prompt, ids in zip(chunk, generate_batch(model, tokenizer, chunk, max_new_tokens, stops)):
-            generation = as_generation(tokenizer, prompt, ids, stops, max_new_tokens)
-            generations.append(dataclasses.replace(generation, reply=generation.reply.strip()))
-    model.train(was_training)
-    return generations
+    return [dataclasses.replace(g, reply=g.reply.strip())
+            for g in generate_batch(model, tokenizer, texts, max_new_tokens, batch_size)]
 
 
 def stop_rate(model, tokenizer, prompts: Sequence, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS) -> float:

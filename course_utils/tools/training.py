@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from .. import world
 from ..assets import data_path, template_path
-from ..generation import as_generation, generate_batch, stop_ids
+from ..generation import generate_batch
 from .errors import ToolCallError
 from .loop import assistant_message, call_tool, tool_message
 from .parsing import parse_tool_calls
@@ -152,19 +152,10 @@ def heldout_weather_cases(limit: int | None = None, seed: int = 6) -> list[Weath
 def _generate(model, tokenizer, conversations: list[list[dict]], max_new_tokens: int, batch_size: int = 48):
     """Greedy replies (without their end-of-turn token) to each conversation, rendered with
     the weather tool offered, in left-padded batches (a base tokenizer has no pad token)."""
-    stops = stop_ids(model, tokenizer)
     prompts = [tokenizer.apply_chat_template(c, tools=WEATHER_SCHEMAS, add_generation_prompt=True, tokenize=False)
                for c in conversations]
-    was_training = model.training
-    model.eval()
-    replies = []
-    for start in range(0, len(prompts), batch_size):
-        chunk = prompts[start:start + batch_size]
-        for prompt, new in zip(chunk, generate_batch(model, tokenizer, chunk, max_new_tokens, stops)):
-            generation = as_generation(tokenizer, prompt, new, stops, max_new_tokens)
-            replies.append(generation.text.removesuffix(generation.stopped_by or ""))
-    model.train(was_training)
-    return replies
+    return [g.text.removesuffix(g.stopped_by or "")
+            for g in generate_batch(model, tokenizer, prompts, max_new_tokens, batch_size)]
 
 
 def _calls_city(reply: str, city: str | None) -> bool:
