@@ -16,7 +16,7 @@ from .calls import call
 from .expect_templates import render_outcome
 from .failure import CheckFailed
 
-__all__ = ["expect_prefix_preserving", "expect_trl_training_checks", "expect_same_masks"]
+__all__ = ["expect_prefix_preserving", "expect_trl_training_checks", "expect_same_masks", "assistant_mask"]
 
 
 def _render(template: str, messages, shown: str) -> str:
@@ -56,7 +56,7 @@ def expect_trl_training_checks(tokenizer, name: str) -> None:
                           "{% generation %} ... {% endgeneration %}")
 
 
-def _assistant_mask(tokenizer, template: str, messages) -> tuple[list[int], list[int]]:
+def assistant_mask(tokenizer, template: str, messages) -> tuple[list[int], list[int]]:
     out = tokenizer.apply_chat_template(messages, chat_template=template, return_dict=True,
                                         return_assistant_tokens_mask=True)
     return list(out["input_ids"]), list(out["assistant_masks"])
@@ -72,14 +72,19 @@ def _mask_difference(tokenizer, ids: list[int], got: list[int], expected: list[i
     return f"token {index} {piece!r} {state}; your mask there: {around}"
 
 
-def expect_same_masks(tokenizer, template: str, reference: str, name: str, groups: tuple[str, ...]) -> None:
-    """Fail at the first conversation whose assistant mask differs from the reference template's."""
+def expect_same_masks(tokenizer, template: str, reference: str, name: str, groups: tuple[str, ...], *,
+                      tokenizer_shown: str = "", difference=_mask_difference) -> None:
+    """Fail at the first conversation whose assistant mask differs from the reference template's.
+
+    `tokenizer_shown` prefixes the call in the message (e.g. "zephyr_tokenizer()."), and
+    `difference(tokenizer, ids, mask, expected_mask)` says how the masks differ (default: the
+    first token that differs, with the learner's mask around it)."""
     for conversation, messages in conversations(*groups):
-        shown = (f"apply_chat_template(<conversation '{conversation}'>, chat_template={name}, "
+        shown = (f"{tokenizer_shown}apply_chat_template(<conversation '{conversation}'>, chat_template={name}, "
                  "return_assistant_tokens_mask=True)")
-        ids, mask = call(_assistant_mask, tokenizer, template, messages, shown_as=shown)
-        expected_ids, expected_mask = _assistant_mask(tokenizer, reference, messages)
+        ids, mask = call(assistant_mask, tokenizer, template, messages, shown_as=shown)
+        expected_ids, expected_mask = assistant_mask(tokenizer, reference, messages)
         if ids != expected_ids:  # cannot happen once the renderings agree; kept as a guard
             raise CheckFailed(f"{shown} gave other tokens than the reference template")
         if [bool(flag) for flag in mask] != [bool(flag) for flag in expected_mask]:
-            raise CheckFailed(f"{shown}: {_mask_difference(tokenizer, ids, mask, expected_mask)}")
+            raise CheckFailed(f"{shown}: {difference(tokenizer, ids, mask, expected_mask)}")

@@ -17,9 +17,10 @@ import re
 from ..conversations import conversations
 from ..display import first_difference, visible
 from ..templates import TEMPLATES
-from .calls import call, call_unchanged, short_repr
+from .calls import call_unchanged, short_repr
 from .course_models import course_tokenizer
 from .expect_templates import expect_same_renderings, expect_template_text
+from .expect_training import expect_same_masks
 from .failure import CheckFailed
 from .registry import exercise
 
@@ -95,18 +96,27 @@ def check_generation_prompt(prompt_for_generation):
         _expect_same_ids(tokenizer, got, expected, shown)
 
 
-@exercise("04.prefill", points=2)
-def check_prefill(prefill):
-    tokenizer = course_tokenizer()
+def _expect_prefills(prefill, tokenizer, cases, shown_call: str, explain=None) -> None:
+    """The learner's prefill against transformers' own (the start as a final assistant message,
+    `continue_final_message=True`) on each (conversation, start) case. `shown_call` is how the
+    call begins in a message, e.g. "prefill(tokenizer"; `explain(tokenizer, messages, start,
+    got, shown)` may raise a hint first when the ids differ."""
     corpus = dict(conversations(*GROUPS))
-    for name, start in PREFILL_CASES:
+    for name, start in cases:
         messages = corpus[name]
-        shown = f"prefill(tokenizer, <conversation '{name}'>, {start!r})"
+        shown = f"{shown_call}, <conversation '{name}'>, {start!r})"
         result = call_unchanged(prefill, tokenizer, messages, start, shown_as=shown)
         got = _model_input_ids(result, shown)
         expected = tokenizer.apply_chat_template(
             messages + [{"role": "assistant", "content": start}], continue_final_message=True, return_dict=False)
+        if explain is not None and got != expected:
+            explain(tokenizer, messages, start, got, shown)
         _expect_same_ids(tokenizer, got, expected, shown)
+
+
+@exercise("04.prefill", points=2)
+def check_prefill(prefill):
+    _expect_prefills(prefill, course_tokenizer(), PREFILL_CASES, "prefill(tokenizer")
 
 
 @exercise("04.train_vs_infer", points=2)
@@ -172,12 +182,6 @@ def _trained_spans(tokenizer, ids: list[int], mask: list[int]) -> list[str]:
     return [visible(tokenizer.decode(span, skip_special_tokens=False), keep_newlines=False) for span in spans]
 
 
-def _assistant_mask(tokenizer, template: str, messages) -> tuple[list[int], list[int]]:
-    out = tokenizer.apply_chat_template(messages, chat_template=template, return_assistant_tokens_mask=True,
-                                        return_dict=True)
-    return list(out["input_ids"]), list(out["assistant_masks"])
-
-
 def _expect_zephyr_renderings(template: str, name: str) -> None:
     try:
         expect_same_renderings(template, TEMPLATES["zephyr"].template, name, ZEPHYR_GROUPS,
@@ -204,24 +208,20 @@ def check_generation_mask(zephyr_training):
         # return a mask of zeros: no token trained on.
         raise CheckFailed(f"{name} has no {{% generation %}} block, so its assistant mask is all zeros: "
                           "wrap each assistant reply and its </s> in {% generation %} ... {% endgeneration %}")
-    tokenizer = zephyr_tokenizer()
-    for conversation, messages in conversations(*ZEPHYR_GROUPS):
-        shown = (f"zephyr_tokenizer().apply_chat_template(<conversation '{conversation}'>, chat_template={name}, "
-                 "return_assistant_tokens_mask=True)")
-        ids, mask = call(_assistant_mask, tokenizer, zephyr_training, messages, shown_as=shown)
-        expected_ids, expected_mask = _assistant_mask(tokenizer, ZEPHYR_TRAINING_TEMPLATE, messages)
-        if ids != expected_ids:  # cannot happen once the renderings agree; kept as a guard
-            raise CheckFailed(f"{shown} gave other tokens than Zephyr's template")
-        if mask == expected_mask:
-            continue
-        if not any(mask):
-            raise CheckFailed(f"{shown}: no token is trained on; put each assistant reply and its </s> "
-                              "inside {% generation %} ... {% endgeneration %}")
-        got_spans = _trained_spans(tokenizer, ids, mask)
-        expected_spans = _trained_spans(tokenizer, ids, expected_mask)
-        raise CheckFailed(f"{shown}: the mask trains on {short_repr(got_spans, 160)}, expected exactly "
-                          f"{short_repr(expected_spans, 160)} (each assistant reply and its </s>; not the "
-                          "<|assistant|>↵ header, not the ↵ after)")
+    expect_same_masks(zephyr_tokenizer(), zephyr_training, ZEPHYR_TRAINING_TEMPLATE, name, ZEPHYR_GROUPS,
+                      tokenizer_shown="zephyr_tokenizer().", difference=_span_difference)
+
+
+def _span_difference(tokenizer, ids: list[int], mask: list[int], expected_mask: list[int]) -> str:
+    """How a Zephyr mask differs, as the text spans each mask trains on."""
+    if not any(mask):
+        return ("no token is trained on; put each assistant reply and its </s> "
+                "inside {% generation %} ... {% endgeneration %}")
+    got_spans = _trained_spans(tokenizer, ids, mask)
+    expected_spans = _trained_spans(tokenizer, ids, expected_mask)
+    return (f"the mask trains on {short_repr(got_spans, 160)}, expected exactly "
+            f"{short_repr(expected_spans, 160)} (each assistant reply and its </s>; not the "
+            "<|assistant|>↵ header, not the ↵ after)")
 
 
 # --- 04.llama2_prefill ----------------------------------------------------------------------
@@ -263,15 +263,5 @@ def _explain_llama2_prefill(tokenizer, messages, start, got: list[int], shown: s
 
 @exercise("04.llama2_prefill", points=2)
 def check_llama2_prefill(llama2_prefill):
-    tokenizer = llama2_tokenizer()
-    corpus = dict(conversations(*GROUPS))
-    for name, start in LLAMA2_PREFILL_CASES:
-        messages = corpus[name]
-        shown = f"llama2_prefill(llama_tokenizer, <conversation '{name}'>, {start!r})"
-        result = call_unchanged(llama2_prefill, tokenizer, messages, start, shown_as=shown)
-        got = _model_input_ids(result, shown)
-        expected = tokenizer.apply_chat_template(
-            messages + [{"role": "assistant", "content": start}], continue_final_message=True, return_dict=False)
-        if got != expected:
-            _explain_llama2_prefill(tokenizer, messages, start, got, shown)
-        _expect_same_ids(tokenizer, got, expected, shown)
+    _expect_prefills(llama2_prefill, llama2_tokenizer(), LLAMA2_PREFILL_CASES, "llama2_prefill(llama_tokenizer",
+                     explain=_explain_llama2_prefill)
