@@ -58,7 +58,10 @@ exercises: setup
 outputs: setup
 	$(BIN)/python -m scripts.store_outputs
 
+# course-grade seals each submission in a bubblewrap sandbox (docs/INSTRUCTORS.md): installed
+# first where it is missing (Debian, Ubuntu; elsewhere the script says what to run).
 grade: setup
+	scripts/install_bubblewrap.sh
 	$(OFFLINE) $(BIN)/course-grade $(SUBMISSIONS) --out gradebook.csv --report report.html --jobs 2
 
 nano: setup

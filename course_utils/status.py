@@ -31,6 +31,7 @@ class CellStatus(enum.StrEnum):
     TIMEOUT = "timeout"
     KERNEL_DIED = "kernel_died"
     OUTPUT_DIFFERS = "output_differs"  # a check printed something besides its verdict line
+    TOO_MUCH_OUTPUT = "too_much_output"  # stopped for printing more than the grader's limit
 
 
 class ExerciseStatus(enum.StrEnum):

@@ -19,6 +19,7 @@ from course_utils.grading.gradebook import Gradebook, NotAGradebook, Row, file_s
 from course_utils.grading.manifest import load_manifest
 from course_utils.status import SubmissionStatus
 from support.paths import ROOT
+from support.sandboxing import sandbox_args
 
 COURSE_GRADE = [sys.executable, "-m", "course_utils.grading.cli"]
 
@@ -51,7 +52,7 @@ def graded(tmp_path_factory):
     result = subprocess.run(
         COURSE_GRADE + [str(folder / "submissions"), "--out", str(folder / "gradebook.csv"),
                         "--report", str(folder / "report.html"), "--jobs", "2",
-                        "--cell-timeout", str(CELL_TIMEOUT_S), "--timeout", "300"],
+                        "--cell-timeout", str(CELL_TIMEOUT_S), "--timeout", "300", *sandbox_args()],
         capture_output=True, text=True, timeout=1500)
     assert result.returncode == 0, result.stderr[-3000:]
     rows = {row["submission"]: row for row in read_rows(folder / "gradebook.csv")}
@@ -69,6 +70,7 @@ def test_each_corpus_submission_gets_its_row(graded, case):
     for exercise_id, piece in case.feedback.items():
         wanted = piece.replace(f"within {corpus.CELL_TIMEOUT_S} s", f"within {CELL_TIMEOUT_S} s")
         assert wanted in row[f"{exercise_id} feedback"], row
+    assert case.flags in row["flags"] if case.flags else row["flags"] == "", row["flags"]
     assert int(row["total"]) == sum(case.points.values())
     assert row["max"] == "7" and row["lesson"] == corpus.LESSON
 
@@ -78,7 +80,8 @@ def test_gradebook_has_one_row_per_submission_and_the_documented_columns(graded)
     folder, rows, _ = graded
     header = next(csv.reader(open(folder / "gradebook.csv", encoding="utf-8")))
     exercise_columns = [f"{i} {kind}" for i in corpus.IDS for kind in ("points", "feedback")]
-    assert header == ["submission", "lesson", *exercise_columns, "total", "max", "status", "seconds", "sha256"]
+    assert header == ["submission", "lesson", *exercise_columns, "sandbox", "flags", "total", "max", "status", "seconds",
+                      "sha256"]
     assert sorted(rows) == sorted(c.submission for c in CASES)
 
 
@@ -105,7 +108,7 @@ def test_a_killed_run_resumes_without_duplicates_and_regrades_changed_work(tmp_p
     env = {**os.environ, "TMPDIR": str(tmp_path / "tmp")}  # to find what the run left behind
     out = tmp_path / "gradebook.csv"
     command = COURSE_GRADE + [str(submissions), "--out", str(out), "--report", str(tmp_path / "r.html"),
-                              "--cell-timeout", str(CELL_TIMEOUT_S)]
+                              "--cell-timeout", str(CELL_TIMEOUT_S), *sandbox_args()]
     first = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and len(read_gradebook(out)) < 2:
@@ -126,6 +129,23 @@ def test_a_killed_run_resumes_without_duplicates_and_regrades_changed_work(tmp_p
         if name != changed:
             assert final[name] == row, "a finished row was graded again"
     assert final[changed].sha256 != kept[changed].sha256 and final[changed].total == 7
+
+
+@pytest.mark.slow
+def test_a_submission_past_its_time_limit_names_the_cell_it_was_running(tmp_path):
+    nb = corpus.Lesson01(ROOT).light()
+    position = nb.cells.index(corpus._by_id(nb, "history-answer"))
+    nb.cells.insert(position, corpus._code("import time\ntime.sleep(600)", "sleep"))
+    submissions = tmp_path / "submissions"
+    corpus.write([corpus.Case("slow", corpus._json(nb), "", {})], submissions)
+    out = tmp_path / "gradebook.csv"
+    subprocess.run(COURSE_GRADE + [str(submissions), "--out", str(out), "--report", str(tmp_path / "r.html"),
+                                   "--timeout", "20", "--cell-timeout", "300", *sandbox_args()],
+                   check=True, capture_output=True, timeout=300)
+    row = read_rows(out)[0]
+    assert row["status"] == "timed out" and row["01.messages feedback"] == "passed", row
+    assert row["01.history feedback"] == ("not graded: the submission ran past the 20 s limit while running "
+                                         "the cell that starts with 'import time'"), row
 
 
 def _wait_until_no_process_uses(folder: Path, seconds: float = 20) -> bool:

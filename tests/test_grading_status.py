@@ -7,7 +7,7 @@ from support.paths import ROOT
 
 
 def test_the_status_words_are_the_ones_results_and_gradebooks_have_always_held():
-    assert list(CellStatus) == ["ok", "error", "timeout", "kernel_died", "output_differs"]
+    assert list(CellStatus) == ["ok", "error", "timeout", "kernel_died", "output_differs", "too_much_output"]
     assert list(ExerciseStatus) == ["passed", "failed", "not attempted", "not graded"]
     assert list(SubmissionStatus) == ["graded", "kernel died", "timed out", "invalid notebook",
                                       "not a course notebook", "grader error"]

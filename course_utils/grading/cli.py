@@ -1,12 +1,13 @@
 """course-grade: grade a folder of submitted notebooks into a gradebook and an HTML report.
 
     course-grade SUBMISSIONS_DIR --out gradebook.csv --report report.html [--jobs N]
-                 [--timeout S] [--cell-timeout S] [--fresh]
+                 [--timeout S] [--cell-timeout S] [--fresh] [--no-sandbox]
+                 [--memory-mb MB] [--max-processes N] [--cpu-seconds S] [--max-output-mb MB] [--disk-mb MB]
 
 Every ``*.ipynb`` under SUBMISSIONS_DIR is one submission (``alice/01_messages_and_special_tokens.ipynb``
 or ``alice_01_messages_and_special_tokens.ipynb``), graded in its own subprocess
-(`runner.grade_submission`). Rerunning resumes: rows whose file is unchanged are kept.
-docs/INSTRUCTORS.md explains the columns and statuses.
+(`runner.grade_submission`), in a bubblewrap sandbox unless --no-sandbox (`sandbox`). Rerunning
+resumes: rows whose file is unchanged are kept. docs/INSTRUCTORS.md explains the columns and statuses.
 """
 from __future__ import annotations
 
@@ -21,7 +22,11 @@ from ..status import SubmissionStatus
 from .gradebook import Gradebook, NotAGradebook, Row, file_sha256
 from .manifest import MANIFEST_PATH, load_manifest
 from .report import write_report
-from .runner import grade_submission, grader_error, stop_all
+from .runner import RunOptions, grade_submission, grader_error, stop_all
+from .sandbox import Limits, SandboxUnavailable, find_sandbox
+
+NO_SANDBOX_WARNING = ("graded WITHOUT the sandbox (--no-sandbox): each notebook ran with your user's "
+                      "rights, files and network")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -33,13 +38,40 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=600, help="seconds allowed per submission (default 600)")
     parser.add_argument("--cell-timeout", type=float, default=120, help="seconds allowed per cell (default 120)")
     parser.add_argument("--fresh", action="store_true", help="ignore the existing gradebook; grade everything")
+    parser.add_argument("--no-sandbox", action="store_true",
+                        help="run submissions with your own rights, files and network (not for strangers' work)")
+    limits = parser.add_argument_group("sandbox limits, per submission")
+    default = Limits()
+    limits.add_argument("--memory-mb", type=int, default=default.memory_mb,
+                        help=f"address space of each process (default {default.memory_mb})")
+    limits.add_argument("--max-processes", type=int, default=default.processes,
+                        help=f"processes and threads together (default {default.processes})")
+    limits.add_argument("--cpu-seconds", type=int, default=default.cpu_seconds,
+                        help=f"CPU time of each process (default {default.cpu_seconds})")
+    limits.add_argument("--max-output-mb", type=int, default=default.output_mb,
+                        help=f"output of one cell, and the largest file written (default {default.output_mb}); "
+                             "also applies with --no-sandbox")
+    limits.add_argument("--disk-mb", type=int, default=default.disk_mb,
+                        help=f"size of the scratch folder, and of /tmp (default {default.disk_mb})")
     parser.add_argument("--manifest", type=Path, default=None, help=argparse.SUPPRESS)  # tests, new lessons
     args = parser.parse_args(argv)
     if not args.submissions.is_dir():
         parser.error(f"{args.submissions} is not a folder")
-    if args.jobs < 1 or args.timeout <= 0 or args.cell_timeout <= 0:
-        parser.error("--jobs, --timeout and --cell-timeout must be positive")
+    numbers = ("jobs", "timeout", "cell_timeout", "memory_mb", "max_processes", "cpu_seconds",
+               "max_output_mb", "disk_mb")
+    for name in numbers:
+        if getattr(args, name) <= 0:
+            parser.error(f"--{name.replace('_', '-')} must be positive")
     return args
+
+
+def run_options(args: argparse.Namespace) -> RunOptions:
+    """The options every submission is graded with; SandboxUnavailable if it cannot be sealed."""
+    limits = Limits(memory_mb=args.memory_mb, processes=args.max_processes, cpu_seconds=args.cpu_seconds,
+                    output_mb=args.max_output_mb, disk_mb=args.disk_mb)
+    sandbox = None if args.no_sandbox else find_sandbox(limits)
+    return RunOptions(cell_timeout=args.cell_timeout, timeout=args.timeout, limits=limits, sandbox=sandbox,
+                      manifest_path=args.manifest)
 
 
 def find_submissions(folder: Path) -> dict[str, Path]:
@@ -52,29 +84,31 @@ def find_submissions(folder: Path) -> dict[str, Path]:
     return found
 
 
-def grade_safely(path: Path, name: str, sha256: str, *args) -> Row:
+def grade_safely(path: Path, name: str, sha256: str, manifest, options: RunOptions) -> Row:
     """`grade_submission`, with a bug in the grader costing one row, not the whole run."""
     try:
-        return grade_submission(path, name, sha256, *args)
+        return grade_submission(path, name, sha256, manifest, options)
     except Exception as error:  # the row says what happened; the class still gets graded
-        return Row(submission=name, sha256=sha256, status=grader_error(f"{type(error).__name__}: {error}")[:300])
+        return Row(submission=name, sha256=sha256, sandbox=options.sandbox_name,
+                   status=grader_error(f"{type(error).__name__}: {error}")[:300])
 
 
-def grade_folder(args: argparse.Namespace) -> Gradebook:
+def grade_folder(args: argparse.Namespace, options: RunOptions) -> Gradebook:
     manifest = load_manifest(args.manifest or MANIFEST_PATH)
     order = {lesson: [e.id for e in exercises] for lesson, exercises in manifest.lessons.items()}
     book = Gradebook(args.out, order, fresh=args.fresh)
     submissions = find_submissions(args.submissions)
     gone = book.keep_only(set(submissions))
     hashes = {name: file_sha256(path) for name, path in submissions.items()}
-    todo = [name for name in submissions if not book.is_current(name, hashes[name])]
+    sandboxed = options.sandbox is not None
+    todo = [name for name in submissions if not book.is_current(name, hashes[name], sandboxed)]
     print(f"course-grade: {len(submissions)} submissions, {len(submissions) - len(todo)} already graded "
           f"in {args.out}, {len(todo)} to grade" + (f"; dropped {len(gone)} no longer there" if gone else ""))
     book.save()
     with ThreadPoolExecutor(max_workers=args.jobs) as pool, \
             tqdm(total=len(todo), unit="notebook", desc="grading", file=sys.stderr) as bar:
-        futures = [pool.submit(grade_safely, submissions[name], name, hashes[name], manifest,
-                               args.cell_timeout, args.timeout, args.manifest) for name in todo]
+        futures = [pool.submit(grade_safely, submissions[name], name, hashes[name], manifest, options)
+                   for name in todo]
         try:
             for future in as_completed(futures):
                 row = future.result()
@@ -92,7 +126,14 @@ def grade_folder(args: argparse.Namespace) -> Gradebook:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        book = grade_folder(args)
+        options = run_options(args)
+    except SandboxUnavailable as error:
+        print(f"course-grade: {error}", file=sys.stderr)
+        return 2
+    if options.sandbox is None:
+        print(f"course-grade: warning: {NO_SANDBOX_WARNING}", file=sys.stderr)
+    try:
+        book = grade_folder(args, options)
     except NotAGradebook as error:
         print(f"course-grade: {error}", file=sys.stderr)
         return 2

@@ -1,12 +1,15 @@
 """The gradebook: a CSV with one row per submission, and what makes a run resumable.
 
 Columns: submission, lesson, then ``<id> points`` and ``<id> feedback`` for every exercise of
-the lessons graded, then total, max, status, seconds and the submission's sha256.
+the lessons graded, then sandbox (``bubblewrap``, or ``none`` for --no-sandbox), flags (code
+that reaches into the grader, see tampering.py), total, max, status, seconds and the
+submission's sha256.
 
 The whole file is rewritten after each graded submission with `files.write_atomically`, so a
 kill -9 at any moment leaves either the old or the new gradebook, never a torn row. On the next
 run, a row whose sha256 still matches its file is kept; anything else is graded again, so rows
-are never duplicated and changed work is regraded.
+are never duplicated and changed work is regraded. A run in the sandbox also regrades the rows
+an earlier run graded without it.
 """
 from __future__ import annotations
 
@@ -19,7 +22,10 @@ from pathlib import Path
 from .files import write_atomically
 
 HEAD = ["submission", "lesson"]
+# Before TAIL: gradebooks from before these columns, without them, still resume.
+SANDBOX, FLAGS = "sandbox", "flags"
 TAIL = ["total", "max", "status", "seconds", "sha256"]
+NO_SANDBOX = "none"
 _POINTS, _FEEDBACK = " points", " feedback"
 
 
@@ -36,6 +42,12 @@ class Row:
     seconds: float = 0.0
     max_points: int | None = None
     exercises: dict[str, tuple[int, str]] = field(default_factory=dict)  # id -> (points, feedback)
+    sandbox: str = NO_SANDBOX       # what the submission ran in: "bubblewrap", or none
+    flags: str = ""                 # code that reaches into the grader ("; "-separated)
+
+    @property
+    def sandboxed(self) -> bool:
+        return self.sandbox != NO_SANDBOX
 
     @property
     def total(self) -> int:
@@ -47,7 +59,7 @@ class Row:
             points, feedback = self.exercises.get(exercise_id, ("", ""))
             cells += [str(points), feedback]
         max_points = "" if self.max_points is None else str(self.max_points)
-        return cells + [str(self.total), max_points, self.status, f"{self.seconds:.1f}", self.sha256]
+        return cells + [self.sandbox, self.flags, str(self.total), max_points, self.status, f"{self.seconds:.1f}", self.sha256]
 
 
 def file_sha256(path: Path) -> str:
@@ -59,7 +71,7 @@ def file_sha256(path: Path) -> str:
 
 
 def header(exercise_ids: list[str]) -> list[str]:
-    return HEAD + [c for i in exercise_ids for c in (i + _POINTS, i + _FEEDBACK)] + TAIL
+    return HEAD + [c for i in exercise_ids for c in (i + _POINTS, i + _FEEDBACK)] + [SANDBOX, FLAGS] + TAIL
 
 
 def _row_from_csv(record: dict[str, str], exercise_ids: list[str]) -> Row:
@@ -69,6 +81,7 @@ def _row_from_csv(record: dict[str, str], exercise_ids: list[str]) -> Row:
         submission=record["submission"], sha256=record["sha256"], lesson=record["lesson"],
         status=record["status"], seconds=float(record["seconds"] or 0),
         max_points=int(record["max"]) if record["max"] else None, exercises=exercises,
+        sandbox=record.get(SANDBOX) or NO_SANDBOX, flags=record.get(FLAGS) or "",
     )
 
 
@@ -110,9 +123,10 @@ class Gradebook:
         self.lesson_order = lesson_order
         self.rows: dict[str, Row] = {} if fresh else read_gradebook(path)
 
-    def is_current(self, submission: str, sha256: str) -> bool:
+    def is_current(self, submission: str, sha256: str, sandboxed: bool) -> bool:
+        """Whether the row of `submission` stands: same file, and graded at least as safely."""
         row = self.rows.get(submission)
-        return row is not None and row.sha256 == sha256
+        return row is not None and row.sha256 == sha256 and (row.sandboxed or not sandboxed)
 
     def keep_only(self, submissions: set[str]) -> list[str]:
         """Drop the rows of submissions that are no longer in the folder; return their names."""

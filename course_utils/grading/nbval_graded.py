@@ -9,10 +9,14 @@ What changes from bare nbval, and why:
 - a kernel that dies (``os._exit``, a crash) is noticed within a second, instead of after the
   whole cell timeout, and a cell that timed out does not turn the later cells into xfails:
   nbval interrupted it, so the kernel can still grade the rest;
-- each cell's ending is recorded as a `CellResult` for the per-exercise results.
+- a cell that prints more than --course-max-output-mb is interrupted, and what it prints past
+  that is dropped, so gigabytes of output cost neither pytest's memory nor the gradebook;
+- each cell's ending is recorded as a `CellResult` for the per-exercise results, and a kernel
+  that dies says how (its exit status or signal).
 """
 from __future__ import annotations
 
+import signal
 import time
 from collections import defaultdict
 from queue import Empty
@@ -22,12 +26,20 @@ from nbval.kernel import CURRENT_ENV_KERNEL_NAME, RunningKernel
 from nbval.plugin import IPyNbCell, IPyNbFile, NbCellError
 
 from ..status import CellStatus, KernelFate
-from .cells import CHECK, role_of
+from .cells import ANSWER, CHECK, role_of
 from .outcome import CellResult
 from .prepare import prepare_for_grading
 from .record import NotebookRecord
 
 _POLL_S = 0.5
+_MB = 1024 * 1024
+# What a kernel's end says about why it died, by the signal that ended it.
+_DEATHS = {
+    signal.SIGKILL: "killed: out of memory, or past a resource limit",
+    signal.SIGXCPU: "it used up its CPU-time limit",
+    signal.SIGSEGV: "a crash: segmentation fault",
+    signal.SIGABRT: "a crash: aborted",
+}
 
 
 class KernelDied(RuntimeError):
@@ -55,8 +67,49 @@ class WatchedKernel(RunningKernel):
 
     @property
     def pid(self) -> int | None:
-        provisioner = getattr(getattr(self, "km", None), "provisioner", None)
-        return getattr(provisioner, "pid", None)
+        return getattr(self._provisioner, "pid", None)
+
+    @property
+    def _provisioner(self):
+        return getattr(getattr(self, "km", None), "provisioner", None)
+
+    def how_it_died(self) -> str:
+        """' (exit status 1)', ' (it used up its CPU-time limit)'...; '' if unknown."""
+        process = getattr(self._provisioner, "process", None)
+        code = process.poll() if process is not None else None
+        if code is None:
+            return ""
+        if code >= 0:
+            return f" (exit status {code})"
+        return f" ({_DEATHS.get(-code, f'signal {signal.Signals(-code).name}')})"
+
+
+class OutputBudget:
+    """How much one cell may print; past it, the cell is interrupted and its output dropped."""
+
+    def __init__(self, limit_mb: float):
+        self.limit = limit_mb * _MB
+        self.used = 0
+        self.exceeded = False
+
+    def admit(self, msg: dict, kernel: RunningKernel) -> dict:
+        content = msg.get("content", {})
+        if msg.get("msg_type") == "stream":
+            self.used += len(content.get("text", ""))
+        elif msg.get("msg_type") in ("display_data", "execute_result", "update_display_data"):
+            self.used += sum(len(str(v)) for v in content.get("data", {}).values())
+        else:
+            return msg
+        if self.used > self.limit:
+            if not self.exceeded:
+                self.exceeded = True
+                kernel.interrupt()
+            # Kept as an empty output: nbval still sees the message, and nothing is stored.
+            msg = {**msg, "content": {**content, "text": "", "data": {}}}
+        return msg
+
+    def describe(self) -> str:
+        return f"printed more than {self.limit / _MB:g} MB, the grader's limit"
 
 
 class GradedNotebook(IPyNbFile):
@@ -66,6 +119,10 @@ class GradedNotebook(IPyNbFile):
         self.exercises = exercises
         self.record_sink = record_sink  # called with the record after every change
         self.record: NotebookRecord | None = None
+        self.output_budget = OutputBudget(self.config.option.course_max_output_mb)
+
+    def get_kernel_message(self, *args, **kwargs):
+        return self.output_budget.admit(super().get_kernel_message(*args, **kwargs), self.kernel)
 
     def collect(self):
         submitted = nbformat.read(str(self.fspath), as_version=4)
@@ -110,16 +167,26 @@ class GradedCell(IPyNbCell):
         # nbval marks every cell after a timeout as xfail; the kernel was interrupted and can
         # go on, so each cell is judged on its own run. `timed_out` now means "this cell".
         self.parent.timed_out = False
+        self.parent.output_budget = OutputBudget(self.config.option.course_max_output_mb)
+        self.parent.record.running = self.description
+        self.parent.record_sink(self.parent.record)
 
     def runtest(self):
         record = self.parent.record
         try:
             super().runtest()
         except BaseException as exc:
-            record.add_cell(self._classify(exc))
+            result = self._classify(exc)
+            record.add_cell(result)
+            self._note_interruption(result)
             raise
         else:
-            record.add_cell(CellResult(self.cell_num, CellStatus.OK))
+            # A cell can finish before its flood of output is read; it still printed too much.
+            budget = self.parent.output_budget
+            result = CellResult(self.cell_num, CellStatus.TOO_MUCH_OUTPUT, "", budget.describe()) \
+                if budget.exceeded else CellResult(self.cell_num, CellStatus.OK)
+            record.add_cell(result)
+            self._note_interruption(result)
         finally:
             result = record.finish_exercise_at(self.cell_num)
             if result is not None:
@@ -137,14 +204,29 @@ class GradedCell(IPyNbCell):
         first = next((line.strip() for line in self.cell.source.splitlines() if line.strip()), "")
         return f"the cell that starts with {first[:40]!r}"
 
+    def _note_interruption(self, result: CellResult) -> None:
+        """Remember a stopped cell outside the exercises: it may explain later failures."""
+        if self.parent.record.roles[self.cell_num][0] in (ANSWER, CHECK):
+            return  # the exercise's own feedback says it
+        if result.status == CellStatus.TIMEOUT:
+            why = f"was interrupted at the {self.config.option.nbval_cell_timeout:g} s cell limit"
+        elif result.status == CellStatus.TOO_MUCH_OUTPUT:
+            why = result.evalue
+        else:
+            return
+        self.parent.record.interrupted[self.cell_num] = f"{self.description} {why}"
+
     def _classify(self, exc: BaseException) -> CellResult:
         record = self.parent.record
         if isinstance(exc, KernelDied):
             record.kernel_fate = KernelFate.DIED
-            record.kernel_lost = f"the Python kernel died while running {self.description}"
+            how = self.parent.kernel.how_it_died()
+            record.kernel_lost = f"the Python kernel died while running {self.description}{how}"
             return CellResult(self.cell_num, CellStatus.KERNEL_DIED, "KernelDied", record.kernel_lost)
         if isinstance(exc, RuntimeError) and "Kernel dead" in str(exc):
             return CellResult(self.cell_num, CellStatus.KERNEL_DIED, "KernelDied", record.kernel_lost or str(exc))
+        if self.parent.output_budget.exceeded:
+            return CellResult(self.cell_num, CellStatus.TOO_MUCH_OUTPUT, "", self.parent.output_budget.describe())
         if self.parent.timed_out:
             if not self.parent.kernel.is_alive():
                 record.kernel_fate = KernelFate.STUCK

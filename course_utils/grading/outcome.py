@@ -37,6 +37,12 @@ def not_graded(why: str) -> str:
     return f"{ExerciseStatus.NOT_GRADED}: {why}"
 
 
+def with_note(result: ExerciseResult, note: str) -> ExerciseResult:
+    """`result` with ``(note)`` after its feedback: what else happened that may explain it."""
+    return ExerciseResult(result.id, result.points, result.max_points, result.status,
+                          _one_line(f"{result.feedback} ({note})"))
+
+
 def _one_line(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= _FEEDBACK_CHARS else text[: _FEEDBACK_CHARS - 1] + "…"
@@ -65,6 +71,11 @@ def exercise_result(
 
     if check is None:
         return result(ExerciseStatus.NOT_GRADED, not_graded("the run stopped before this check"))
+    # Whether a flood of output stopped the answer cell before it finished depends on timing
+    # (the grader reads the output after the kernel wrote it), so the verdict must not: it fails.
+    flooded = [a for a in answers if a.status == CellStatus.TOO_MUCH_OUTPUT]
+    if flooded:  # evalue says how much: "printed more than 64 MB, the grader's limit"
+        return result(ExerciseStatus.FAILED, f"the answer cell {flooded[-1].evalue}")
     if check.status == CellStatus.OK:
         # The feedback of a pass is the status word itself; the report counts passes by it.
         return result(ExerciseStatus.PASSED, ExerciseStatus.PASSED, max_points)
@@ -83,6 +94,8 @@ def exercise_result(
         return result(ExerciseStatus.FAILED, f"the answer cell did not finish within {cell_timeout:g} s")
     if check.status == CellStatus.TIMEOUT:
         return result(ExerciseStatus.FAILED, f"the check did not finish within {cell_timeout:g} s")
+    if check.status == CellStatus.TOO_MUCH_OUTPUT:
+        return result(ExerciseStatus.FAILED, f"the check cell {check.evalue}")
     if check.status == CellStatus.OUTPUT_DIFFERS:
         return result(ExerciseStatus.FAILED, "the check printed something besides its verdict (output "
                                              "written outside Python's sys.stdout, such as os.write or C code)")

@@ -32,6 +32,8 @@ def pytest_addoption(parser):
                     help="write one result per exercise of each graded notebook to this JSON file")
     group.addoption("--course-lesson", metavar="LESSON", default=None,
                     help="grade every notebook as this lesson (default: from the notebook's metadata)")
+    group.addoption("--course-max-output-mb", metavar="MB", type=float, default=64,
+                    help="interrupt a cell that prints more than this (default 64 MB); its output past it is dropped")
     group.addoption("--course-manifest", metavar="PATH", default=None,
                     help=f"grading manifest to use (default: {MANIFEST_PATH.name} of the package)")
 

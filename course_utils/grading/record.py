@@ -12,7 +12,7 @@ from pathlib import Path
 from ..status import CellStatus, ExerciseStatus, KernelFate
 from .cells import ANSWER, CHECK
 from .files import write_json_atomically
-from .outcome import CellResult, ExerciseResult, exercise_result, not_graded
+from .outcome import CellResult, ExerciseResult, exercise_result, not_graded, with_note
 
 RESULTS_FORMAT = 1
 
@@ -28,6 +28,10 @@ class NotebookRecord:
     kernel_lost: str = ""       # why the kernel is gone, once it is
     kernel_fate: KernelFate = KernelFate.ALIVE
     complete: bool = False
+    running: str = ""           # the cell being run now, as a learner finds it
+    # Cells outside any exercise that were stopped (timeout, too much output), by index: a note
+    # each, added to the feedback of the exercises checked after them that did not pass.
+    interrupted: dict[int, str] = field(default_factory=dict)
     cells: dict[int, CellResult] = field(default_factory=dict)
     results: dict[str, ExerciseResult] = field(default_factory=dict)
 
@@ -46,6 +50,9 @@ class NotebookRecord:
             check = CellResult(index, CellStatus.KERNEL_DIED, "KernelDied", self.kernel_lost)
         max_points = next(e.points for e in self.exercises if e.id == exercise_id)
         result = exercise_result(exercise_id, max_points, answers, check, self.cell_timeout)
+        notes = [note for i, note in sorted(self.interrupted.items()) if i < index]
+        if notes and result.status != ExerciseStatus.PASSED:
+            result = with_note(result, "; ".join(notes))
         self.results[exercise_id] = result
         return result
 
@@ -72,6 +79,7 @@ class NotebookRecord:
             "max_points": sum(r.max_points for r in results),
             "kernel_pid": self.kernel_pid,
             "kernel_fate": self.kernel_fate,
+            "running": self.running,
             "exercises": [r.as_dict() for r in results],
             "cell_errors": self.cell_errors(),
         }

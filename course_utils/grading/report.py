@@ -19,6 +19,7 @@ _CSS = """
 body{font-family:system-ui,sans-serif;margin:2em;color:#111;max-width:70em}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#f3f3f3}.ok{color:#1b5e20}.bad{color:#b71c1c}.muted{color:#666}
+.warning{background:#fff3cd;border:1px solid #e0b000;padding:.5em 1em}
 code,.feedback{font-family:ui-monospace,monospace;font-size:90%;white-space:pre-wrap;word-break:break-word}
 section{border-top:2px solid #ddd;margin-top:2em;padding-top:.5em}
 """
@@ -52,7 +53,8 @@ def _class_table(rows: list[Row]) -> str:
     for row in rows:
         total = f"{row.total}/{row.max_points}" if row.max_points is not None else "–"
         css = "ok" if row.status == SubmissionStatus.GRADED else "bad"
-        lines.append(f"<tr><td><a href='#{_anchor(row)}'>{_e(row.submission)}</a></td><td>{_e(row.lesson)}</td>"
+        flag = " ⚑" if row.flags else ""
+        lines.append(f"<tr><td><a href='#{_anchor(row)}'>{_e(row.submission)}</a>{flag}</td><td>{_e(row.lesson)}</td>"
                      f"<td>{total}</td><td class={css}>{_e(row.status)}</td><td>{row.seconds:.1f}</td></tr>")
     return "\n".join(lines + ["</table>"])
 
@@ -61,6 +63,9 @@ def _submission_section(row: Row) -> str:
     total = f"{row.total} of {row.max_points} points" if row.max_points is not None else "not graded"
     parts = [f"<section id='{_anchor(row)}'><h2>{_e(row.submission)}</h2>",
              f"<p>{_e(row.lesson or 'unknown lesson')}: <b>{total}</b> <span class=muted>({_e(row.status)})</span></p>"]
+    if row.flags:
+        parts.append(f"<p class=warning>⚑ code that reaches into the grader: <span class=feedback>{_e(row.flags)}"
+                     "</span>. Its passes may not be earned: read those cells before trusting them.</p>")
     if row.exercises:
         parts.append("<table><tr><th>exercise</th><th>points</th><th>feedback</th></tr>")
         for exercise_id, (points, feedback) in row.exercises.items():
@@ -69,6 +74,15 @@ def _submission_section(row: Row) -> str:
                          f"<td class=feedback>{_e(feedback)}</td></tr>")
         parts.append("</table>")
     return "\n".join(parts + ["</section>"])
+
+
+def _sandbox_warning(rows: list[Row]) -> str:
+    unprotected = [r for r in rows if not r.sandboxed]
+    if not unprotected:
+        return ""
+    return (f"<p class=warning>⚠ {len(unprotected)} of {len(rows)} submissions were graded without the "
+            "sandbox (<code>--no-sandbox</code>): their code ran with your user's rights, files and network, "
+            "and could have read or changed anything you can. Grade strangers' work in the sandbox.</p>")
 
 
 def render_report(rows: list[Row], exercise_ids: list[str]) -> str:
@@ -80,6 +94,7 @@ def render_report(rows: list[Row], exercise_ids: list[str]) -> str:
         f"<style>{_CSS}</style></head><body>",
         f"<h1>Grading report</h1><p class=muted>{len(rows)} submissions, graded with course-grade, {when}. "
         + ", ".join(f"{n} {_e(s)}" for s, n in statuses.most_common()) + ".</p>",
+        _sandbox_warning(rows),
         "<h2>Exercises</h2>", _exercise_summary(rows, exercise_ids),
         "<h2>Submissions</h2>", _class_table(rows),
         *(_submission_section(row) for row in rows),
