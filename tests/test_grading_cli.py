@@ -166,6 +166,22 @@ def _wait_until_no_process_uses(folder: Path, seconds: float = 20) -> bool:
     return False
 
 
+def test_without_bubblewrap_course_grade_refuses_in_one_line_unless_told(tmp_path):
+    submissions = tmp_path / "submissions"
+    corpus.write([c for c in CASES if c.name == "corrupt_json"], submissions)  # nothing to run
+    (tmp_path / "bin").mkdir()
+    env = {**os.environ, "PATH": str(tmp_path / "bin")}  # no bwrap on it
+    command = COURSE_GRADE + [str(submissions), "--out", str(tmp_path / "g.csv"), "--report", str(tmp_path / "r.html")]
+    refused = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and not (tmp_path / "g.csv").exists()
+    assert refused.stderr.count("\n") == 1 and "apt-get install bubblewrap" in refused.stderr
+    assert "--no-sandbox" in refused.stderr
+    unprotected = subprocess.run(command + ["--no-sandbox"], env=env, capture_output=True, text=True, timeout=120)
+    assert unprotected.returncode == 0 and "warning: graded WITHOUT the sandbox" in unprotected.stderr
+    assert read_rows(tmp_path / "g.csv")[0]["sandbox"] == "none"
+    assert "without the sandbox" in (tmp_path / "r.html").read_text(encoding="utf-8")
+
+
 # --- the gradebook file -------------------------------------------------------------------
 
 def _row(name, lesson="01_x", **exercises):
@@ -176,12 +192,32 @@ def _row(name, lesson="01_x", **exercises):
 def test_gradebook_round_trips_through_its_csv(tmp_path):
     rows = [_row("bob.ipynb", **{"01.a": (1, "passed"), "01.b": (0, 'said "no", then\nstopped')}),
             _row("amy.ipynb", **{"01.a": (0, "not attempted yet"), "01.b": (2, "passed")})]
+    rows[0].sandbox, rows[0].flags = "bubblewrap", "cell 2: rebinds print ('print =')"
     book = Gradebook(tmp_path / "g.csv", {"01_x": ["01.a", "01.b"]})
     for row in rows:
         book.put(row)
     assert read_gradebook(tmp_path / "g.csv") == {row.submission: row for row in rows}
     assert [r["submission"] for r in read_rows(tmp_path / "g.csv")] == ["amy.ipynb", "bob.ipynb"]
     assert list(tmp_path.iterdir()) == [tmp_path / "g.csv"], "a temporary file was left behind"
+
+
+def test_a_run_in_the_sandbox_regrades_rows_graded_without_it(tmp_path):
+    book = Gradebook(tmp_path / "g.csv", {"01_x": ["01.a"]})
+    book.put(_row("amy.ipynb", **{"01.a": (1, "passed")}))            # graded with --no-sandbox
+    safe = _row("bob.ipynb", **{"01.a": (1, "passed")})
+    safe.sandbox = "bubblewrap"
+    book.put(safe)
+    sha = "ab" * 32
+    assert [book.is_current(n, sha, sandboxed=True) for n in ("amy.ipynb", "bob.ipynb")] == [False, True]
+    assert [book.is_current(n, sha, sandboxed=False) for n in ("amy.ipynb", "bob.ipynb")] == [True, True]
+
+
+def test_a_gradebook_from_before_the_sandbox_still_resumes(tmp_path):
+    old = "submission,lesson,01.a points,01.a feedback,total,max,status,seconds,sha256\n" \
+          f"amy.ipynb,01_x,1,passed,1,3,graded,1.5,{'ab' * 32}\n"
+    (tmp_path / "g.csv").write_text(old, encoding="utf-8")
+    row = read_gradebook(tmp_path / "g.csv")["amy.ipynb"]
+    assert (row.sandbox, row.flags, row.exercises) == ("none", "", {"01.a": (1, "passed")})
 
 
 def test_columns_cover_every_lesson_graded_in_course_order(tmp_path):
