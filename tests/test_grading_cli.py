@@ -19,7 +19,7 @@ from course_utils.grading.gradebook import Gradebook, NotAGradebook, Row, file_s
 from course_utils.grading.manifest import load_manifest
 from course_utils.status import SubmissionStatus
 from support.paths import ROOT
-from support.sandboxing import sandbox_args
+from support.sandboxing import leftover_processes, sandbox_args
 
 COURSE_GRADE = [sys.executable, "-m", "course_utils.grading.cli"]
 
@@ -118,6 +118,7 @@ def test_a_killed_run_resumes_without_duplicates_and_regrades_changed_work(tmp_p
     kept = read_gradebook(out)
     assert 2 <= len(kept) <= 3 and all(r.status for r in kept.values())
     assert _wait_until_no_process_uses(tmp_path / "tmp"), "grading processes outlived course-grade"
+    assert leftover_processes() == [], "processes of a sandboxed submission outlived course-grade"
 
     changed = next(iter(kept))
     (submissions / changed).write_bytes(next(c for c in CASES if c.name == "right").content)
@@ -146,6 +147,7 @@ def test_a_submission_past_its_time_limit_names_the_cell_it_was_running(tmp_path
     assert row["status"] == "timed out" and row["01.messages feedback"] == "passed", row
     assert row["01.history feedback"] == ("not graded: the submission ran past the 20 s limit while running "
                                          "the cell that starts with 'import time'"), row
+    assert leftover_processes() == [], "the killed submission left processes behind"
 
 
 def _wait_until_no_process_uses(folder: Path, seconds: float = 20) -> bool:

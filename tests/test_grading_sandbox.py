@@ -27,14 +27,13 @@ import course_utils
 from course_utils.grading.cli import NO_SANDBOX_WARNING
 from fixtures.submissions import corpus, hostile
 from support.paths import ROOT
-from support.sandboxing import require_sandbox
+from support.sandboxing import leftover_processes, processes, require_sandbox
 
 pytestmark = pytest.mark.slow
 
 COURSE_GRADE = [sys.executable, "-m", "course_utils.grading.cli"]
 CELL_TIMEOUT_S = 90  # above cpu_burn's 40 s of CPU, on two busy cores
 CPU_SECONDS = 30     # each process of a submission: cpu_burn passes it, the others stay well under
-SANDBOX_UID_BASE = 2_000_000_000  # course_utils.grading.sandbox._UID_BASE: submissions' accounts
 CHECKS_FILE = Path(course_utils.__file__).parent / "checks" / "lesson01.py"
 
 
@@ -78,21 +77,6 @@ class Graded:
 def _snapshot(*folders: Path) -> dict[str, str]:
     return {str(p): hashlib.sha256(p.read_bytes()).hexdigest()
             for folder in folders for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def _processes(marker: str) -> list[tuple[int, str]]:
-    """(pid, command line) of processes with `marker` on their command line or running as a
-    submission's account."""
-    found = []
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-            uid = int((entry / "status").read_text().split("\nUid:")[1].split()[0])
-        except (OSError, IndexError, ValueError):
-            continue
-        if marker.encode() in cmdline or uid >= SANDBOX_UID_BASE:
-            found.append((int(entry.name), cmdline.replace(b"\0", b" ").decode(errors="replace")[:120]))
-    return found
 
 
 def _kill(processes):
@@ -141,11 +125,11 @@ def grade_hostile_class(tmp: Path, sandboxed: bool) -> tuple[Graded, list[hostil
         assert result.returncode == 0, result.stderr[-3000:]
         after = _snapshot(home, answers, submissions, outside_dir) | {
             str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in package_files}
-        leftovers = _processes(marker) + (_processes(str(tmp)) if not sandboxed else [])
+        leftovers = leftover_processes(marker) if sandboxed else processes(marker) + processes(str(tmp))
         outside_written = [p.exists() for p in outside]
     finally:
         listener.close()
-        _kill(_processes(marker) + _processes(str(tmp)))
+        _kill(processes(marker) + processes(str(tmp)))
         if CHECKS_FILE.read_bytes() != checks_before:  # never leave the course broken
             CHECKS_FILE.write_bytes(checks_before)
         canary.unlink()
