@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import os
 import signal
 import socket
@@ -121,7 +122,9 @@ def grade_hostile_class(tmp: Path, sandboxed: bool) -> tuple[Graded, list[hostil
                               "--timeout", "300", "--cpu-seconds", str(CPU_SECONDS)]
     command += [] if sandboxed else ["--no-sandbox"]
     try:
-        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
+        # Started from the instructor's home, as an instructor would: what course-grade was
+        # started from must not be visible either.
+        result = subprocess.run(command, env=env, cwd=home, capture_output=True, text=True, timeout=900)
         assert result.returncode == 0, result.stderr[-3000:]
         after = _snapshot(home, answers, submissions, outside_dir) | {
             str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in package_files}
@@ -186,3 +189,15 @@ def test_without_the_sandbox_the_same_attacks_get_out(unsandboxed):
     assert all(graded.outside_written)
     assert any("course-grade-hostile" in c for c in graded.leftovers), "the background process was killed"
     assert "without the sandbox" in graded.report
+
+
+def test_the_sandbox_mounts_python_and_the_package_but_not_the_clone_or_where_it_started(tmp_path):
+    script = "import json\nfrom course_utils.grading.sandbox import python_mounts\nprint(json.dumps(python_mounts()))"
+    run = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, check=True)
+    args = json.loads(run.stdout)
+    mounted = [args[i + 1] for i, a in enumerate(args) if a == "--ro-bind"]
+    package = str(Path(course_utils.__file__).resolve().parent)
+    assert package in mounted or any(package.startswith(m + "/") for m in mounted)
+    clone = [m for m in mounted if m == str(ROOT) or m.startswith(f"{ROOT}/")]
+    assert set(clone) <= {package, str((ROOT / ".venv").resolve())}, clone  # never solutions/ or the root
+    assert not any(str(tmp_path).startswith(m) for m in mounted), "the folder course-grade started in is mounted"

@@ -26,6 +26,7 @@ import itertools
 import json
 import os
 import shutil
+import site
 import subprocess
 import sys
 import tempfile
@@ -93,19 +94,19 @@ def _parents(path: str) -> list[str]:
 def python_mounts() -> list[str]:
     """The folders Python and the course need, read-only, at the same paths as on the host.
 
-    The interpreter (sys.base_prefix), the virtual environment (sys.prefix), any other
-    sys.path folder (a user site-packages), and the course package. A sys.path folder that holds
-    the course package's source is not mounted: that is a clone of the repository (``python -m``
-    from its root puts it on sys.path), and mounting it would show solutions/.
+    The interpreter (sys.base_prefix), the virtual environment (sys.prefix), the user's
+    site-packages when Python uses it, and the course package. Nothing else on sys.path: its
+    first entry is the folder course-grade was started from (often the instructor's home, or
+    the clone of the course, whose solutions/ must stay out), and PYTHONPATH folders can be
+    anything. In an editable install the package alone is mounted, not its repository.
     """
     package = Path(course_utils.__file__).resolve().parent
     folders = {Path(p).resolve() for p in (sys.base_prefix, sys.prefix, sys.exec_prefix)}
-    for entry in sys.path:
-        path = Path(entry or ".").resolve()
-        if path.is_dir() and path != package.parent and not any(f in path.parents for f in folders):
-            folders.add(path)
+    user_site = site.getusersitepackages()
+    if site.ENABLE_USER_SITE and user_site in sys.path and os.path.isdir(user_site):
+        folders.add(Path(user_site).resolve())
     if not any(f in package.parents for f in folders):
-        folders.add(package)  # an editable install: the package alone, not its repository
+        folders.add(package)
     args = []
     # bubblewrap creates the parents of a mount point with their host modes, and /root is 0700:
     # readable parents, so that the account confine.py switches to can walk down to them.
