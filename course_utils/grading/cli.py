@@ -43,11 +43,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     limits = parser.add_argument_group("sandbox limits, per submission")
     default = Limits()
     limits.add_argument("--memory-mb", type=int, default=default.memory_mb,
-                        help=f"address space of each process (default {default.memory_mb})")
+                        help=f"address space of the kernel and each process it starts (default {default.memory_mb})")
     limits.add_argument("--max-processes", type=int, default=default.processes,
                         help=f"processes and threads together (default {default.processes})")
     limits.add_argument("--cpu-seconds", type=int, default=default.cpu_seconds,
-                        help=f"CPU time of each process (default {default.cpu_seconds})")
+                        help=f"CPU time of the kernel and each process it starts (default {default.cpu_seconds})")
     limits.add_argument("--max-output-mb", type=int, default=default.output_mb,
                         help=f"output of one cell, and the largest file written (default {default.output_mb}); "
                              "also applies with --no-sandbox")

@@ -81,7 +81,12 @@ class WatchedKernel(RunningKernel):
             return ""
         if code >= 0:
             return f" (exit status {code})"
-        return f" ({_DEATHS.get(-code, f'signal {signal.Signals(-code).name}')})"
+        if -code in _DEATHS:
+            return f" ({_DEATHS[-code]})"
+        try:
+            return f" (signal {signal.Signals(-code).name})"
+        except ValueError:  # a number Python has no name for
+            return f" (signal {-code})"
 
 
 class OutputBudget:
@@ -108,8 +113,10 @@ class OutputBudget:
             msg = {**msg, "content": {**content, "text": "", "data": {}}}
         return msg
 
-    def describe(self) -> str:
-        return f"printed more than {self.limit / _MB:g} MB, the grader's limit"
+    def cell_result(self, index: int) -> CellResult:
+        """How a cell that printed past the budget ended, whether or not it had finished."""
+        return CellResult(index, CellStatus.TOO_MUCH_OUTPUT, "", f"printed more than {self.limit / _MB:g} MB, "
+                                                                 "the grader's limit")
 
 
 class GradedNotebook(IPyNbFile):
@@ -183,8 +190,7 @@ class GradedCell(IPyNbCell):
         else:
             # A cell can finish before its flood of output is read; it still printed too much.
             budget = self.parent.output_budget
-            result = CellResult(self.cell_num, CellStatus.TOO_MUCH_OUTPUT, "", budget.describe()) \
-                if budget.exceeded else CellResult(self.cell_num, CellStatus.OK)
+            result = budget.cell_result(self.cell_num) if budget.exceeded else CellResult(self.cell_num, CellStatus.OK)
             record.add_cell(result)
             self._note_interruption(result)
         finally:
@@ -226,7 +232,7 @@ class GradedCell(IPyNbCell):
         if isinstance(exc, RuntimeError) and "Kernel dead" in str(exc):
             return CellResult(self.cell_num, CellStatus.KERNEL_DIED, "KernelDied", record.kernel_lost or str(exc))
         if self.parent.output_budget.exceeded:
-            return CellResult(self.cell_num, CellStatus.TOO_MUCH_OUTPUT, "", self.parent.output_budget.describe())
+            return self.parent.output_budget.cell_result(self.cell_num)
         if self.parent.timed_out:
             if not self.parent.kernel.is_alive():
                 record.kernel_fate = KernelFate.STUCK

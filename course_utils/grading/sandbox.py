@@ -64,9 +64,9 @@ _uids = itertools.count()
 class Limits:
     """What one submission may use (course-grade's --memory-mb, --max-processes, ...)."""
 
-    memory_mb: int = 6144       # address space of each process (RLIMIT_AS)
+    memory_mb: int = 6144       # address space of the kernel and its children (RLIMIT_AS); pytest: twice
     processes: int = 256        # processes and threads, all together (RLIMIT_NPROC)
-    cpu_seconds: int = 900      # CPU time of each process (RLIMIT_CPU)
+    cpu_seconds: int = 900      # CPU time of the kernel and each of its children (RLIMIT_CPU)
     output_mb: int = 64         # printed output of one cell, and the largest file written (RLIMIT_FSIZE)
     disk_mb: int = 1024         # each of /grading and /tmp (tmpfs size)
 
