@@ -3,6 +3,8 @@
 - the solution passes its check;
 - the generated stub (the answer cell of exercises/) fails it as "not attempted yet";
 - every known-wrong answer fails it with the message its `expect` names (at least two per exercise);
+- every known-right answer (written unlike the solution: another idiom, another API) passes it
+  (at least two per exercise), so a grader made stricter cannot start rejecting right answers;
 - the points in the notebook are the points the exercise registers.
 
 The cells run in this process (tests/support/inprocess_grading.py) with the same verdict rules as
@@ -17,7 +19,7 @@ import nbformat
 import pytest
 
 from course_utils.checks import get_exercise
-from course_utils.grading.authoring import MIN_KNOWN_WRONG, read_solution
+from course_utils.grading.authoring import MIN_KNOWN_RIGHT, MIN_KNOWN_WRONG, read_solution
 from course_utils.grading.cells import ANSWER, role_of, source_of
 from course_utils.status import NOT_ATTEMPTED_YET, ExerciseStatus
 from support.inprocess_grading import exercise_contexts
@@ -26,6 +28,7 @@ from support.paths import ROOT
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
 SPECS = [(path, spec) for path in SOLUTIONS for spec in read_solution(path)[2]]
 WRONG = [(path, spec, wrong) for path, spec in SPECS for wrong in spec.known_wrong]
+RIGHT = [(path, spec, right) for path, spec in SPECS for right in spec.known_right]
 
 
 @functools.lru_cache(maxsize=None)
@@ -72,6 +75,17 @@ def test_known_wrong_answer_fails_with_its_specific_message(path, spec, wrong):
 @pytest.mark.parametrize("path, spec", SPECS, ids=[s.id for _, s in SPECS])
 def test_exercise_has_at_least_two_known_wrong_answers(path, spec):
     assert len(spec.known_wrong) >= MIN_KNOWN_WRONG
+
+
+@pytest.mark.parametrize("path, spec, right", RIGHT, ids=[f"{s.id}: {r.why}" for _, s, r in RIGHT])
+def test_known_right_answer_passes(path, spec, right):
+    result = grade(path, spec.id, right.source)
+    assert result.status == ExerciseStatus.PASSED, f"{right.why}: got feedback {result.feedback!r}"
+
+
+@pytest.mark.parametrize("path, spec", SPECS, ids=[s.id for _, s in SPECS])
+def test_exercise_has_at_least_two_known_right_answers(path, spec):
+    assert len(spec.known_right) >= MIN_KNOWN_RIGHT
 
 
 @pytest.mark.parametrize("path, spec", SPECS, ids=[s.id for _, s in SPECS])

@@ -29,8 +29,9 @@ from .cells import (
 
 MANIFEST_FORMAT = 1
 MIN_KNOWN_WRONG = 2
+MIN_KNOWN_RIGHT = 2
 # Instructor-only answer-cell metadata; everything else in `course` is kept in exercises/.
-INSTRUCTOR_KEYS = ("known_wrong",)
+INSTRUCTOR_KEYS = ("known_wrong", "known_right")
 _BADGE_FOLDER_RE = re.compile(r"(colab\.research\.google\.com/github/[^)\s]*/blob/[^/)\s]+/)solutions/")
 
 
@@ -43,6 +44,15 @@ class KnownWrong:
 
 
 @dataclass(frozen=True)
+class KnownRight:
+    """A right answer written unlike the solution: a grader that rejects it is too strict."""
+
+    exercise_id: str
+    why: str     # how it differs from the solution (another idiom, another API)
+    source: str  # the whole answer cell with the solution block replaced
+
+
+@dataclass(frozen=True)
 class ExerciseSpec:
     """One exercise as a solutions notebook defines it."""
 
@@ -51,6 +61,7 @@ class ExerciseSpec:
     answer_source: str
     check_source: str
     known_wrong: tuple[KnownWrong, ...]
+    known_right: tuple[KnownRight, ...] = ()
 
     @property
     def stub_source(self) -> str:
@@ -61,7 +72,8 @@ class ExerciseSpec:
         return PASSED_LINE.format(self.id) + "\n"
 
 
-def _answer_spec(cell, index: int, lesson_number: str) -> tuple[str, int, tuple[KnownWrong, ...]]:
+def _answer_spec(cell, index: int, lesson_number: str):
+    """(id, points, known-wrong answers, known-right answers) of an answer cell, validated."""
     meta = cell.metadata[META_KEY]
     exercise_id, points = meta["id"], meta.get("points")
     where = f"cell {index} ({exercise_id})"
@@ -79,7 +91,11 @@ def _answer_spec(cell, index: int, lesson_number: str) -> tuple[str, int, tuple[
         KnownWrong(exercise_id, i["why"], i["expect"], replace_solution(source, i["source"], where))
         for i in items
     )
-    return exercise_id, points, wrong
+    rights = meta.get("known_right", [])
+    if not all(isinstance(i, dict) and all(isinstance(i.get(k), str) for k in ("why", "source")) for i in rights):
+        raise AuthoringError(f"{where}: each course.known_right item needs strings 'why' and 'source'")
+    right = tuple(KnownRight(exercise_id, i["why"], replace_solution(source, i["source"], where)) for i in rights)
+    return exercise_id, points, wrong, right
 
 
 def exercises_of(nb, lesson: str) -> list[ExerciseSpec]:
@@ -103,8 +119,8 @@ def exercises_of(nb, lesson: str) -> list[ExerciseSpec]:
             if not pending or pending[0] != exercise_id or not match or match["id"] != exercise_id:
                 raise AuthoringError(f"cell {index}: a check cell is one line check(\"{exercise_id}\", ...) "
                                      "right after the answer cell of the same id")
-            exercise_id, points, wrong, answer = pending
-            specs.append(ExerciseSpec(exercise_id, points, answer, source, wrong))
+            exercise_id, points, wrong, right, answer = pending
+            specs.append(ExerciseSpec(exercise_id, points, answer, source, wrong, right))
             pending = None
     if pending:
         raise AuthoringError(f"{pending[0]}: answer cell without a check cell")
