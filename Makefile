@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.course-installed
 # and runs a command under them. Scripts and benchmarks run as modules from this folder.
 OFFLINE := $(BIN)/python -m scripts.offline
 
-.PHONY: setup lab test exercises outputs grade nano bench timings colab clean-venv
+.PHONY: setup lab test exercises outputs grade mutants nano bench timings colab clean-venv
 
 # bubblewrap, the sandbox course-grade grades in: installed here only where no password is
 # needed (root); `make grade` installs it otherwise.
@@ -66,6 +66,12 @@ outputs: setup
 grade: setup
 	scripts/install_bubblewrap.sh
 	$(OFFLINE) $(BIN)/course-grade $(SUBMISSIONS) --out gradebook.csv --report report.html --jobs 2
+
+# Mutation testing of the checks (course_utils/grading/mutation): every solution edited once in
+# every way a learner slips, each mutant graded; prints the kill rate per exercise and each
+# survivor. MUTANTS_ARGS: e.g. `--exercise 05.` or `--sample 3`.
+mutants: setup
+	$(OFFLINE) $(BIN)/python -m scripts.mutants $(MUTANTS_ARGS)
 
 nano: setup
 	$(BIN)/python -m scripts.build_nano

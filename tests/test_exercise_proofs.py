@@ -7,7 +7,7 @@
   (at least two per exercise), so a grader made stricter cannot start rejecting right answers;
 - the points in the notebook are the points the exercise registers.
 
-The cells run in this process (tests/support/inprocess_grading.py) with the same verdict rules as
+The cells run in this process (course_utils/grading/inprocess.py) with the same verdict rules as
 nbval grading; tests/test_grading_plugin.py shows, with a real kernel, that the two agree.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ from course_utils.checks import get_exercise
 from course_utils.grading.authoring import MIN_KNOWN_RIGHT, MIN_KNOWN_WRONG, read_solution
 from course_utils.grading.cells import ANSWER, role_of, source_of
 from course_utils.status import NOT_ATTEMPTED_YET, ExerciseStatus
-from support.inprocess_grading import exercise_contexts
+from course_utils.grading.inprocess import exercise_contexts
 from support.paths import ROOT
 
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))

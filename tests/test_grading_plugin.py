@@ -14,7 +14,7 @@ import pytest
 
 from course_utils.grading.authoring import read_solution
 from course_utils.grading.cells import ANSWER, role_of
-from support.inprocess_grading import exercise_contexts
+from course_utils.grading.inprocess import exercise_contexts
 from support.paths import ROOT
 
 SOLUTION = ROOT / "solutions" / "01_messages_and_special_tokens.ipynb"

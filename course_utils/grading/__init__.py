@@ -10,8 +10,8 @@
 - `files`: the one durable, atomic writer of results, gradebook and report.
 
 The status words (cell, exercise, submission) are `course_utils.status`, shared with checks.
-The same verdicts without a kernel, for the proofs of every exercise, are test-only:
-tests/support/inprocess_grading.py.
+- `inprocess`: the same verdicts without a kernel, for the proofs of every exercise and
+  `mutation` (mutation testing of the checks: `make mutants`); never for learners' notebooks.
 
 docs/INSTRUCTORS.md is the guide.
 """

@@ -9,5 +9,4 @@ repository root. A test file never imports another test file: what two of them s
     hub_mirror        a real Hub (olah) serving the course's repos, offline
     execute_notebook  run a notebook beside the mirror and save its outputs
     compat_corpus     the compatibility corpus of real templates
-    inprocess_grading run a solutions notebook's exercises in this process
 """

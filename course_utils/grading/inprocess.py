@@ -1,8 +1,9 @@
-"""Run a solutions notebook's exercises in this process, to prove them fast (test-only: it is
-not shipped in course_utils, since no instructor or learner grades this way).
+"""Run a solutions notebook's exercises in this process, to prove them fast: the proofs
+(tests/test_exercise_proofs.py) and the mutation testing of the graders (`mutation`, `make
+mutants`). Never for grading learners: a submission is a stranger's code, and runs in a sandbox.
 
-Starting a kernel per answer would make proving every solution, stub and known-wrong answer
-of the course take minutes; executing the cells here takes seconds. The verdicts come from the
+Starting a kernel per answer would make proving every solution, stub, known-wrong answer and
+mutant of the course take minutes to hours; executing the cells here takes seconds. The verdicts come from the
 same rules as real grading (`course_utils.grading.outcome.exercise_result`), and
 tests/test_grading_plugin.py grades a notebook through nbval and a real kernel to show the two
 agree.
@@ -17,11 +18,11 @@ from typing import Iterator
 
 from IPython.core.inputtransformer2 import TransformerManager
 
-from course_utils.grading.authoring import ExerciseSpec, read_solution
-from course_utils.grading.cells import ANSWER, CHECK, role_of, source_of
-from course_utils.grading.outcome import CellResult, ExerciseResult, exercise_result
-from course_utils.grading.prepare import GRADING_PRELUDE
-from course_utils.status import CellStatus
+from .authoring import ExerciseSpec, read_solution
+from .cells import ANSWER, CHECK, role_of, source_of
+from .outcome import CellResult, ExerciseResult, exercise_result
+from .prepare import GRADING_PRELUDE
+from ..status import CellStatus
 
 _TRANSFORM = TransformerManager()  # turns %magics into Python, as the kernel would
 

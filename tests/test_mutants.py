@@ -1,0 +1,113 @@
+"""Mutation testing of the checks (course_utils/grading/mutation; `make mutants` runs every mutant).
+
+- A fixed sample of every exercise's mutants is graded: each is killed by its check, or listed,
+  with why, in solutions/equivalent_mutants.toml.
+- The list is reviewed against today's solutions: no entry for a mutant that no longer exists,
+  none for a mutant the check now kills, each with its reason.
+- The edits themselves: each kind of slip the harness promises is made, at the right place;
+  edits that change nothing and templates that no longer parse are not counted as mutants.
+"""
+from __future__ import annotations
+
+import functools
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from course_utils.grading.authoring import read_solution
+from course_utils.grading.inprocess import exercise_contexts
+from course_utils.grading.mutation import grade_mutants, mutants_of, read_equivalents, sample, solution_block
+from course_utils.grading.mutation.python_edits import python_mutants
+from course_utils.grading.mutation.template_edits import template_mutants
+from support.paths import ROOT
+
+SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
+SPECS = [(path, spec) for path in SOLUTIONS for spec in read_solution(path)[2]]
+EQUIVALENTS = read_equivalents(ROOT / "solutions")
+SAMPLE_PER_EXERCISE, SEED = 8, 17
+
+
+@functools.lru_cache(maxsize=None)
+def contexts(path: Path) -> dict:
+    return {context.spec.id: context for context in exercise_contexts(path)}
+
+
+@functools.lru_cache(maxsize=None)
+def every_mutant() -> dict[str, object]:
+    return {mutant.id: mutant for _, spec in SPECS for mutant in mutants_of(spec)}
+
+
+@pytest.mark.parametrize("path, spec", SPECS, ids=[s.id for _, s in SPECS])
+def test_sampled_mutants_are_killed_or_reviewed_as_right_answers(path, spec):
+    chosen = sample(mutants_of(spec), SAMPLE_PER_EXERCISE, SEED)
+    survivors = [v.mutant for v in grade_mutants(contexts(path)[spec.id], chosen)
+                 if not v.killed and v.mutant.id not in EQUIVALENTS]
+    assert not survivors, "\n\n".join(f"[{m.id}] {m.edit}\n{m.diff()}" for m in survivors)
+
+
+def test_every_reviewed_equivalent_is_a_mutant_of_todays_solutions():
+    stale = [e for e in EQUIVALENTS.values() if e.mutant_id not in every_mutant()]
+    assert not stale, f"review solutions/equivalent_mutants.toml again, the solutions changed: {stale}"
+
+
+def test_every_reviewed_equivalent_passes_its_check():
+    # A listed mutant the check kills is no longer an equivalent: the list would hide nothing,
+    # but it would claim a right answer fails.
+    by_exercise = {spec.id: path for path, spec in SPECS}
+    for entry in EQUIVALENTS.values():
+        mutant = every_mutant()[entry.mutant_id]
+        [verdict] = grade_mutants(contexts(by_exercise[entry.exercise_id])[entry.exercise_id], [mutant])
+        assert not verdict.killed, f"{entry.exercise_id} [{entry.mutant_id}] is killed: {verdict.feedback}"
+
+
+def edits(source: str) -> dict[str, str]:
+    return dict(python_mutants(textwrap.dedent(source).strip("\n")))
+
+
+def test_python_edits_make_the_slips_the_issue_names():
+    made = edits('''
+        rate = stopped / len(prompts)
+        text = text.removesuffix("<|im_end|>\\n")
+        history = messages + [{"role": role, "content": content}]
+        inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True)
+        output = model.generate(**inputs, max_new_tokens=64)
+        new = output[0, inputs["input_ids"].shape[1]:]
+    ''')
+    assert made["line 1: stopped / len(prompts) -> stopped // len(prompts)"].startswith("rate = (stopped // len(prompts))")
+    assert 'text.rstrip("<|im_end|>\\n")' in made["line 2: .removesuffix(...) -> .rstrip(...)"].replace("'", '"')
+    assert "messages.extend(" in made["line 3: extends messages in place"]
+    assert "\"role\": 'user'" in made["line 3: hard-codes the role role as 'user'"]
+    assert "add_generation_prompt" not in made["line 4: drops add_generation_prompt= from apply_chat_template()"]
+    assert "add_generation_prompt=False" in made["line 4: add_generation_prompt=False in apply_chat_template()"]
+    assert "eos_token_id=tokenizer.eos_token_id" in made["line 5: adds eos_token_id=tokenizer.eos_token_id to generate()"]
+    assert "shape[1] + 1):" in made["line 6: slices from inputs['input_ids'].shape[1] + 1"]
+
+
+def test_python_edits_leave_docstrings_and_fstrings_alone():
+    made = edits('''
+        def tool(city: str) -> str:
+            """Get the weather.\\n\\nArgs:\\n    city: The city."""
+            return f"{city}: sunny\\n"
+    ''')
+    assert not [edit for edit in made if "newline" in edit], made.keys()
+
+
+def test_template_edits_flip_dashes_drop_newlines_and_filters():
+    template = "{%- for m in messages %}{{- m['content'] | trim + '\\n' }}{%- endfor %}"
+    made = dict(template_mutants(template))
+    assert made["line 1: removes the left dash of {%- for m in messages %}"].startswith("{% for")
+    assert "'' }}" in made["line 1: drops a newline from '\\n'"]
+    assert "| trim" not in made["line 1: removes the filter '| trim'"]
+
+
+def test_edits_that_change_nothing_or_do_not_parse_are_not_mutants():
+    spec = next(s for _, s in SPECS if s.id == "03.chatml")
+    block = solution_block(spec.answer_source)
+    all_edits = list(python_mutants(block))
+    kept = mutants_of(spec)
+    # transformers renders with trim_blocks and lstrip_blocks: a dash next to a block tag on its
+    # own line often changes nothing, and such an edit is not a mutant to kill.
+    assert len(kept) < len(all_edits)
+    assert all(m.block != block for m in kept)
+    assert len({m.id for m in kept}) == len(kept)
