@@ -49,6 +49,12 @@ def chatml_by_hand(tokenizer, messages, start):
                                          continue_final_message=True, return_tensors="pt")
 
 
+def rstripped_closed_turn(tokenizer, messages, start):
+    """Cuts ` </s>` with rstrip, which strips those characters as a set: the `s` of `is` goes too."""
+    text = tokenizer.apply_chat_template(_opened(messages, start), tokenize=False).rstrip(" </s>")
+    return tokenizer(text, add_special_tokens=False, return_tensors="pt")
+
+
 @pytest.mark.parametrize("answer", [one_call, text_then_encode_without_specials, with_return_dict])
 def test_right_answers_written_differently_pass(answer, capsys):
     check("04.llama2_prefill", answer)
@@ -60,6 +66,7 @@ def test_right_answers_written_differently_pass(answer, capsys):
     (appended_by_hand, "misses the space Llama-2's template writes after [/INST]"),
     (closed_turn, "expected ⟨end of text⟩ but got '·</s>'"),
     (chatml_by_hand, "expected '<s>[INST]"),
+    (rstripped_closed_turn, "lost the end of start ('s'), as closed_text.rstrip(' </s>') does"),
 ])
 def test_chatml_habits_fail_naming_the_mistake(answer, message):
     with pytest.raises(CheckFailed) as failure:

@@ -197,6 +197,16 @@ def test_llama2_that_does_not_strip_content_fails_on_surrounding_whitespace():
     assert "conversation 'surrounding whitespace'" in message and "'↵··What·is" in message
 
 
+def test_llama2_that_strips_the_first_user_message_apart_from_the_system_block_is_rejected():
+    # Meta's template strips the system block and the first user message as one string: spaces
+    # opening that message stay, after the block's two newlines.
+    apart = LLAMA2.replace("+ message['content'] %}{% else %}", "+ (message['content'] | trim) %}{% else %}", 1)
+    assert apart != LLAMA2
+    message = failure("03.llama2", apart)
+    assert "<conversation 'whitespace around the first user message after a system'>" in message
+    assert "expected '··Hi·there!·[/INST]" in message
+
+
 def test_llama2_without_bos_is_rejected_at_char_0():
     assert "first difference at char 0" in failure("03.llama2", LLAMA2_READABLE.replace("bos_token ~ ", ""))
 
@@ -262,6 +272,24 @@ def test_a_strict_template_that_also_refuses_valid_conversations_fails():
     assert "conversation 'system and one user turn'" in message and "raised TemplateError" in message
 
 
+def test_a_system_message_allowed_anywhere_is_refused_naming_it():
+    # Leaving system messages out of the alternation test accepts every non-alternating case of
+    # the corpus that a strict template must refuse, but lets a system message come anywhere.
+    anywhere = STRICT_LIKE_LLAMA2.replace("messages[offset:]", "messages | rejectattr('role', 'equalto', 'system') | list")
+    assert anywhere != STRICT_LIKE_LLAMA2
+    message = failure("03.alternation", anywhere)
+    assert "conversation 'a second system message'" in message
+    assert "the system message at index 1 is not the first message" in message
+
+
+def test_the_misplaced_system_conversations_alternate_once_their_system_messages_are_left_out():
+    # So nothing but the misplaced system message makes a template refuse them.
+    for _, messages in lesson03.MISPLACED_SYSTEM:
+        roles = [m["role"] for m in messages if m["role"] != "system"]
+        assert roles == ["user", "assistant"] * (len(roles) // 2) + ["user"] * (len(roles) % 2)
+        assert any(m["role"] == "system" for m in messages[1:])
+
+
 # --- 03.portable -----------------------------------------------------------------------------
 
 PORTABLE = r"""
@@ -307,6 +335,13 @@ def test_python_literals_that_minijinja_happens_to_accept_are_caught_by_lint():
     message = failure("03.portable", PORTABLE.replace("{%- if add_generation_prompt -%}",
                                                       "{%- if add_generation_prompt == True -%}"))
     assert "[python-literal]" in message and "`True`" in message
+
+
+def test_a_system_message_is_trimmed_like_every_other():
+    untrimmed = PORTABLE.replace("{%- set system = messages[0]['content'] | trim -%}",
+                                 "{%- set system = messages[0]['content'] -%}")
+    assert untrimmed != PORTABLE
+    assert "conversation 'whitespace around the system message'" in failure("03.portable", untrimmed)
 
 
 def test_an_empty_system_message_is_not_a_missing_one():
@@ -376,6 +411,47 @@ def test_prefill_that_drops_the_trailing_space_is_rejected_at_that_space(tokeniz
 
     message = failure("04.prefill", stripped)
     assert "'Sure! '" in message and "expected '·' but got ⟨end of text⟩" in message
+
+
+def _closed_turn_text(tokenizer, messages, start):
+    return tokenizer.apply_chat_template(messages + [{"role": "assistant", "content": start}], tokenize=False)
+
+
+def test_prefill_that_cuts_the_end_marker_with_removesuffix_is_accepted(tokenizer, capsys):
+    def removesuffix(tokenizer, messages, start):
+        text = _closed_turn_text(tokenizer, messages, start).removesuffix("<|im_end|>\n")
+        return tokenizer(text, return_tensors="pt", add_special_tokens=False)
+
+    check("04.prefill", removesuffix)
+    assert capsys.readouterr().out == "✅ 04.prefill passed\n"
+
+
+def test_prefill_that_cuts_the_end_marker_with_rstrip_is_rejected_naming_rstrip(tokenizer):
+    # rstrip takes a set of characters: it goes on into a start that ends in one of them.
+    def rstripped(tokenizer, messages, start):
+        text = _closed_turn_text(tokenizer, messages, start).rstrip("<|im_end|>\n")
+        return tokenizer(text, return_tensors="pt", add_special_tokens=False)
+
+    message = failure("04.prefill", rstripped)
+    assert "'Once upon a time'" in message and "lost the end of start ('ime')" in message
+    assert "rstrip removes any of the characters given, not that suffix" in message
+
+
+@pytest.mark.parametrize("strip", [str.rstrip, lambda text: text.rstrip("\n")], ids=["rstrip()", "rstrip('\\n')"])
+def test_prefill_that_strips_trailing_whitespace_from_start_is_rejected(tokenizer, strip):
+    def stripped(tokenizer, messages, start):
+        return tokenizer.apply_chat_template(messages + [{"role": "assistant", "content": strip(start)}],
+                                             continue_final_message=True, return_tensors="pt")
+
+    assert "lost the trailing whitespace of start" in failure("04.prefill", stripped)
+
+
+def test_prefill_that_slices_one_character_too_many_is_rejected(tokenizer):
+    def sliced(tokenizer, messages, start):
+        text = _closed_turn_text(tokenizer, messages, start)[:-len("<|im_end|>\n") - 1]
+        return tokenizer(text, return_tensors="pt", add_special_tokens=False)
+
+    assert "lost the last character of start ('s')" in failure("04.prefill", sliced)
 
 
 def test_train_vs_infer_inference_prompt_is_a_prefix_of_the_training_text(tokenizer):
@@ -502,6 +578,12 @@ def test_the_trim_blocks_hint_is_not_given_for_other_rendering_mistakes():
     message = failure("04.generation_mask", wrong)
     assert "<conversation 'one user turn'>" in message and "expected '↵' but got ⟨end of text⟩" in message
     assert "trim_blocks" not in message
+
+
+def test_generation_mask_must_not_trim_the_system_message():
+    trimmed = MASK_READABLE.replace("'<|system|>\\n' + message.content", "'<|system|>\\n' + message.content | trim")
+    assert trimmed != MASK_READABLE
+    assert "conversation 'whitespace around the system message'" in failure("04.generation_mask", trimmed)
 
 
 def test_generation_mask_must_still_render_like_zephyr():

@@ -15,7 +15,16 @@ from .calls import call
 from .expect import expect_type
 from .failure import CheckFailed
 
-__all__ = ["expect_template_text", "render_outcome", "render_learner", "expect_same_renderings", "shown_render"]
+__all__ = ["expect_template_text", "render_outcome", "render_learner", "expect_same_renderings", "shown_render",
+           "SYSTEM_WITH_WHITESPACE"]
+
+# A system message with whitespace around it, which the corpus leaves out for Llama-2's sake (it
+# strips the system block and the first user message as one string). Templates that strip the
+# system message (SmolLM2's portable rewrite) or must not (Zephyr's) differ only here.
+SYSTEM_WITH_WHITESPACE = ("whitespace around the system message", [
+    {"role": "system", "content": "\n  You are a pirate. \t"},
+    {"role": "user", "content": "Ahoy?"},
+])
 
 
 def expect_template_text(template, name: str) -> None:
@@ -58,7 +67,7 @@ def render_learner(template: str, name: str, conversation: str, messages, option
 
 def expect_same_renderings(template: str, reference: str, name: str, groups: tuple[str, ...],
                            template_kwargs: dict | None = None,
-                           option_sets: tuple[dict, ...] | None = None) -> None:
+                           option_sets: tuple[dict, ...] | None = None, extra: tuple = ()) -> None:
     """Fail at the first conversation and options where ``template`` renders otherwise than ``reference``.
 
     Args:
@@ -69,11 +78,12 @@ def expect_same_renderings(template: str, reference: str, name: str, groups: tup
         template_kwargs: variables such as ``bos_token`` passed to both templates.
         option_sets: render options tried on every conversation; by default without and with
             ``add_generation_prompt``.
+        extra: more ``(name, messages)`` conversations, rendered after the groups'.
     """
     template_kwargs = template_kwargs or {}
     if option_sets is None:
         option_sets = tuple({"add_generation_prompt": flag} for flag in GENERATION_PROMPT_OPTIONS)
-    for conversation, messages in conversations(*groups):
+    for conversation, messages in [*conversations(*groups), *extra]:
         for options in option_sets:
             expected = render_template(reference, messages, **options, **template_kwargs)
             got = render_learner(template, name, conversation, messages, options, template_kwargs)

@@ -6,6 +6,7 @@ pass by editing them; the notebook shows the same conversation in its instructio
 from __future__ import annotations
 
 import copy
+import itertools
 import numbers
 
 from .calls import call, short_repr
@@ -119,12 +120,21 @@ def _check_branches_are_independent(add_turn):
                  "the first of two add_turn results from the same history, after the second call,")
 
 
-def _typed_control_tokens(tokenizer, messages) -> list[tuple[int, str]]:
+def _bos_tokenizer():
+    """A copy of the course tokenizer that adds its bos_token (<|im_start|>) to every text it
+    encodes, as Llama's tokenizers add <s>: a token that encode() adds was typed by nobody, and
+    an audit that encodes with the default add_special_tokens=True lists it in every message."""
+    tokenizer = copy.deepcopy(course_tokenizer())
+    tokenizer.add_bos_token = True
+    return tokenizer
+
+
+def _typed_control_tokens(tokenizer, messages, add_special_tokens=False) -> list[tuple[int, str]]:
     """The reference: each message's content tokenized on its own, its control ids kept in order."""
     control = set(tokenizer.all_special_ids)
     return [(index, tokenizer.convert_ids_to_tokens(token_id))
             for index, message in enumerate(messages)
-            for token_id in tokenizer.encode(message["content"], add_special_tokens=False)
+            for token_id in tokenizer.encode(message["content"], add_special_tokens=add_special_tokens)
             if token_id in control]
 
 
@@ -152,6 +162,10 @@ def _count(pairs) -> dict:
 def _explain_audit(tokenizer, messages, got: list[tuple], expected: list[tuple], shown: str) -> None:
     """Fail with the most telling difference: a look-alike flagged, a typed token missed, the order."""
     specials = set(tokenizer.all_special_tokens)
+    if got == _typed_control_tokens(tokenizer, messages, add_special_tokens=True):
+        raise CheckFailed(f"{shown} lists {tokenizer.bos_token!r} at the start of every message: this tokenizer "
+                          f"adds its bos_token to every text it encodes, and nobody typed it; encode each content "
+                          "with add_special_tokens=False")
     got_counts, expected_counts = _count(got), _count(expected)
     for (index, token), n in got_counts.items():
         if n <= expected_counts.get((index, token), 0):
@@ -176,9 +190,9 @@ def _explain_audit(tokenizer, messages, got: list[tuple], expected: list[tuple],
 
 @exercise("01.injection", points=3)
 def check_injection(typed_control_tokens):
-    tokenizer = course_tokenizer()
-    for name, messages in INJECTIONS.items():
-        shown = f"typed_control_tokens(tokenizer, <conversation {name!r}>)"
+    tokenizers = {"tokenizer": course_tokenizer(), "tokenizer with add_bos_token=True": _bos_tokenizer()}
+    for (tokenizer_name, tokenizer), (name, messages) in itertools.product(tokenizers.items(), INJECTIONS.items()):
+        shown = f"typed_control_tokens({tokenizer_name}, <conversation {name!r}>)"
         got = call(typed_control_tokens, tokenizer, copy.deepcopy(messages), shown_as=shown)
         got = _as_pairs(got, shown)
         expected = _typed_control_tokens(tokenizer, messages)

@@ -32,6 +32,22 @@ CONVERSATIONS = [
         {"role": "user", "content": "What is 7 plus 8?"},
     ],
 ]
+# The instruct model ends its turn after a few tokens (on the nano pair, always well under 64), so
+# no cap shows on it: the base model does not end a turn and runs on to the cap (lesson 02), so a
+# cap of other than 64 new tokens shows there, and so does one that counts the prompt
+# (max_length=64 leaves this prompt's 34 tokens 30 new ones). Its generation config is set to
+# sample for the call, as many instruct models ship theirs: a reply sampled over 64 tokens is not
+# the greedy one, so an answer that leaves out do_sample=False shows there too.
+BASE_CONVERSATION = [{"role": "user", "content": "What is 2 plus 3?"}]
+# A prompt of more than 64 tokens: one cut to 64 (truncation=True, max_length=64) shows here.
+LONG_CONVERSATION = [
+    {"role": "system", "content": "You are a concise tutor."},
+    {"role": "user", "content": "What is the capital of Japan?"},
+    {"role": "assistant", "content": "It is Tokyo."},
+    {"role": "user", "content": "And the capital of France?"},
+    {"role": "assistant", "content": "It is Paris."},
+    {"role": "user", "content": "What is 7 plus 8?"},
+]
 
 
 # --- 02.reply -------------------------------------------------------------------------------
@@ -40,26 +56,66 @@ def _prompt(tokenizer, messages, add_generation_prompt=True) -> str:
     return tokenizer.apply_chat_template(messages, add_generation_prompt=add_generation_prompt, tokenize=False)
 
 
-def _explain_reply(got: str, expected: str, shown: str, tokenizer, model, messages) -> None:
-    """Raise the most telling CheckFailed for a reply that differs from the expected one."""
+def _tokens_in(got: str, new_ids: list[int], tokenizer) -> int | None:
+    """How many of the expected new ids `got` is the text of (None when no first n of them is);
+    `got` stripped of surrounding whitespace counts, when no first n gives it exactly."""
+    texts = [tokenizer.decode(new_ids[:n], skip_special_tokens=True) for n in range(len(new_ids) + 1)]
+    exact = [n for n, text in enumerate(texts) if text == got]
+    stripped = [n for n, text in enumerate(texts) if text.strip() and text.strip() == got.strip()]
+    return (exact or stripped or [None])[0]
+
+
+def _ending(text: str) -> str:
+    """How a long reply ends, quoted with its whitespace visible: ``'…told·me·that'``."""
+    return repr(("…" if len(text) > 40 else "") + visible(text[-40:], keep_newlines=False))
+
+
+def _explain_length(got: str, generation, shown: str, prompt_length: int, tokenizer) -> None:
+    """Fail when `got` is the expected reply cut short or run on: a cap other than 64 new tokens."""
+    expected, n = generation.reply, _tokens_in(got, generation.new_ids, tokenizer)
+    shorter = n is not None and got.strip() != expected.strip()
+    if got and shorter:
+        if n + prompt_length == MAX_NEW_TOKENS:
+            raise CheckFailed(f"{shown} returned only {n} new tokens, ending {_ending(got)}: with the prompt's "
+                              f"{prompt_length} that makes {MAX_NEW_TOKENS}, so the cap counted the prompt "
+                              f"(max_length does); allow {MAX_NEW_TOKENS} new tokens with "
+                              f"max_new_tokens={MAX_NEW_TOKENS}")
+        raise CheckFailed(f"{shown} returned the first {n} new tokens of the expected reply, ending {_ending(got)}: "
+                          f"generation stopped early; allow up to max_new_tokens={MAX_NEW_TOKENS}")
+    if not (got.startswith(expected.rstrip()) and len(got.strip()) > len(expected.strip())):
+        return
+    extra = _ending(got[len(expected.rstrip()):])
+    if generation.stopped_by is None:
+        raise CheckFailed(f"{shown} returned the expected reply, then {extra}: generation ran past "
+                          f"{MAX_NEW_TOKENS} new tokens; allow at most max_new_tokens={MAX_NEW_TOKENS}")
+    raise CheckFailed(f"{shown} returned the expected reply {_ending(expected)}, then {extra}: the model wrote "
+                      f"{generation.stopped_by} there and generation went on; let it stop where the model's "
+                      "generation config says (don't set eos_token_id)")
+
+
+def _explain_reply(got: str, generation, shown: str, tokenizer, model, messages) -> None:
+    """Raise the most telling CheckFailed for a reply that differs from the expected `Generation`."""
+    expected = generation.reply
     special = SPECIAL_TOKEN_RE.search(got)
     if special and not SPECIAL_TOKEN_RE.search(expected):
         raise CheckFailed(f"{shown} returned {short_repr(got)}, which contains the special token "
                           f"{special.group()}: return only the text, decoded with skip_special_tokens=True")
-    if got and expected.startswith(got):
-        raise CheckFailed(f"{shown} returned {short_repr(got)}, the start of the expected "
-                          f"{short_repr(expected)}: generation stopped early; allow up to "
-                          f"max_new_tokens={MAX_NEW_TOKENS}")
+    prompt_length = len(tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_dict=False))
+    _explain_length(got, generation, shown, prompt_length, tokenizer)
     without_turn = generate_text(model, tokenizer, _prompt(tokenizer, messages, False), MAX_NEW_TOKENS).reply
     if got.strip() == without_turn.strip() and without_turn.strip() != expected.strip():
         raise CheckFailed(f"{shown} returned {short_repr(got)}, which is what the model writes when its "
                           "turn was never opened: render the prompt with add_generation_prompt=True")
-    if got.endswith(expected) and len(got.strip()) > len(expected.strip()):
+    if got.endswith(expected) and len(got) > len(expected):
         extra = visible(got[: len(got) - len(expected)], keep_newlines=False)
         raise CheckFailed(f"{shown} returned {short_repr(got)}: the reply is there, but after "
-                          f"{short_repr(extra, 50)}, the prompt; return only the new tokens (generate() "
-                          "returns the prompt's ids first, then the new ones)")
+                          f"{short_repr(extra, 50)}, from the prompt; return only the new tokens (generate() "
+                          "returns the prompt's ids first, then the new ones: slice from the prompt's length)")
     where = first_difference(expected, got)
+    if model.generation_config.do_sample:
+        raise CheckFailed(f"{shown} returned a reply other than the greedy one; {where}. This model's generation "
+                          "config samples (do_sample=True, as many instruct models ship theirs): pass do_sample=False "
+                          "to generate greedily")
     raise CheckFailed(f"{shown} returned {short_repr(got)}, expected {short_repr(expected)}; {where}. "
                       "Render with the chat template and its generation prompt, then generate greedily "
                       "(do_sample=False)")
@@ -104,26 +160,66 @@ def _check_prompt(prompt_ids: list[int], tokenizer, messages, shown: str) -> Non
                       f"generation prompt; {first_difference(expected, got) or 'the ids differ'}{hint}")
 
 
+def _reply_cases():
+    """(how the model is named, model, conversation, whether its config samples): the instruct
+    model's, the base model's (with the instruct tokenizer: the same prompt), the long prompt's."""
+    model, base_model = instruct_pair()[1], base_pair()[1]
+    return ([("model", model, messages, False) for messages in CONVERSATIONS]
+            + [("base_model", base_model, BASE_CONVERSATION, True), ("model", model, LONG_CONVERSATION, False)])
+
+
+@contextlib.contextmanager
+def _sampling_by_default(model, samples: bool):
+    """While inside, `model` samples unless told do_sample=False, from a fixed seed (so a verdict
+    is the same every run); its generation config and the global random state are restored."""
+    import torch
+
+    if not samples:
+        yield
+        return
+    config = model.generation_config
+    before = config.do_sample
+    config.do_sample = True
+    devices = [model.device.index or 0] if model.device.type == "cuda" else []  # fork only the RNG it uses
+    try:
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(0)
+            yield
+    finally:
+        config.do_sample = before
+
+
+def _is_expected(got: str, expected: str) -> bool:
+    # Surrounding whitespace is not part of what the model said: the reply stripped, on either
+    # side or both, passes; whitespace added around it (the prompt's last "\n") does not.
+    trimmed = {expected.strip(), expected.lstrip(), expected.rstrip()}
+    return got == expected or (bool(expected.strip()) and got in trimmed)
+
+
+def _check_one_reply(generate_reply, tokenizer, model, messages, shown: str) -> None:
+    given = copy.deepcopy(messages)
+    with _recording_generate(model) as prompts:
+        got = call(generate_reply, model, tokenizer, given, shown_as=shown)
+    if given != messages:
+        raise CheckFailed(f"{shown} changed the messages it was given: leave the conversation as it was")
+    if isinstance(got, list) and got and isinstance(got[-1], dict):
+        raise CheckFailed(f"{shown} returned a list of messages; return only the reply's text "
+                          "(the pipeline puts it in the 'content' of the last message)")
+    expect_type(got, str, shown)
+    if prompts:
+        _check_prompt(prompts[0], tokenizer, messages, shown)
+    generation = generate_text(model, tokenizer, _prompt(tokenizer, messages), MAX_NEW_TOKENS)
+    if not _is_expected(got, generation.reply):
+        _explain_reply(got, generation, shown, tokenizer, model, messages)
+
+
 @exercise("02.reply", points=2, time_limit=60)
 def check_reply(generate_reply):
-    tokenizer, model = instruct_pair()
-    for messages in CONVERSATIONS:
-        given = copy.deepcopy(messages)
-        shown = f"generate_reply(model, tokenizer, {short_repr(messages, 80)})"
-        with _recording_generate(model) as prompts:
-            got = call(generate_reply, model, tokenizer, given, shown_as=shown)
-        if given != messages:
-            raise CheckFailed(f"{shown} changed the messages it was given: leave the conversation as it was")
-        if isinstance(got, list) and got and isinstance(got[-1], dict):
-            raise CheckFailed(f"{shown} returned a list of messages; return only the reply's text "
-                              "(the pipeline puts it in the 'content' of the last message)")
-        expect_type(got, str, shown)
-        if prompts:
-            _check_prompt(prompts[0], tokenizer, messages, shown)
-        expected = generate_text(model, tokenizer, _prompt(tokenizer, messages), MAX_NEW_TOKENS).reply
-        # Surrounding whitespace is not part of what the model said; strip() or not, both pass.
-        if got != expected and not (expected.strip() and got.strip() == expected.strip()):
-            _explain_reply(got, expected, shown, tokenizer, model, messages)
+    tokenizer = instruct_pair()[0]
+    for name, model, messages, samples in _reply_cases():
+        shown = f"generate_reply({name}, tokenizer, {short_repr(messages, 80)})"
+        with _sampling_by_default(model, samples):
+            _check_one_reply(generate_reply, tokenizer, model, messages, shown)
 
 
 # --- 02.stops -------------------------------------------------------------------------------
@@ -156,6 +252,7 @@ def _stop_cases():
         ("tokenizer", reply + [im_end] + more, False,
          f"the model wrote {END_OF_TURN} and kept going (as a base model does): the last token decides"),
         ("tokenizer", [], False, "an empty sequence did not end with anything"),
+        ("tokenizer", [im_end], True, f"the model ended its turn at once: one new id, {END_OF_TURN}"),
     ]
 
 

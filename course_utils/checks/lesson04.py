@@ -19,7 +19,7 @@ from ..display import first_difference, visible
 from ..templates import TEMPLATES
 from .calls import call_unchanged, short_repr
 from .course_models import course_tokenizer
-from .expect_templates import expect_same_renderings, expect_template_text
+from .expect_templates import SYSTEM_WITH_WHITESPACE, expect_same_renderings, expect_template_text
 from .expect_training import expect_same_masks
 from .failure import CheckFailed
 from .registry import exercise
@@ -27,12 +27,16 @@ from .registry import exercise
 GROUPS = ("alternating", "empty system", "surrounding whitespace", "other roles")
 
 # 04.prefill: (conversation, the start of the assistant's answer). Trailing spaces and
-# punctuation are kept by continue_final_message, so they are part of what is checked.
+# punctuation are kept by continue_final_message, so they are part of what is checked. The
+# starts ending in letters of "<|im_end|>" and in a newline are there for the learner who renders
+# the closed turn and cuts it with rstrip("<|im_end|>\n"), which strips those characters as a set.
 PREFILL_CASES = (
     ("one user turn", "The capital of France is"),
     ("system and one user turn", "Sure! "),
     ("three turns without system", '{"answer": "'),
     ("unicode", "D'accord : "),
+    ("three turns with system", "Once upon a time"),
+    ("empty content", "Here is my plan:\n"),
 )
 
 def _conversations_ending_with_user():
@@ -109,9 +113,35 @@ def _expect_prefills(prefill, tokenizer, cases, shown_call: str, explain=None) -
         got = _model_input_ids(result, shown)
         expected = tokenizer.apply_chat_template(
             messages + [{"role": "assistant", "content": start}], continue_final_message=True, return_dict=False)
-        if explain is not None and got != expected:
-            explain(tokenizer, messages, start, got, shown)
+        if got != expected:
+            if explain is not None:
+                explain(tokenizer, messages, start, got, shown)
+            _explain_lost_end(tokenizer, messages, start, got, expected, shown)
         _expect_same_ids(tokenizer, got, expected, shown)
+
+
+def _explain_lost_end(tokenizer, messages, start: str, got: list[int], expected: list[int], shown: str) -> None:
+    """Name the mistake when the prompt is right but for the last characters of `start`: a strip,
+    an rstrip of the closed turn's end marker (which strips a set of characters, so it goes on
+    into `start`), or a slice that cuts too much."""
+    got_text = tokenizer.decode(got, skip_special_tokens=False)
+    expected_text = tokenizer.decode(expected, skip_special_tokens=False)
+    lost = expected_text[len(got_text):]
+    if not (lost and expected_text.startswith(got_text) and start.endswith(lost)):
+        return
+    closed = tokenizer.apply_chat_template(messages + [{"role": "assistant", "content": start}], tokenize=False)
+    marker = closed[len(expected_text):] if closed.startswith(expected_text) else ""
+    if not lost.strip():
+        what = f"lost the trailing whitespace of start ({lost!r}): keep start exactly, trailing whitespace included"
+    # rstrip(marker) stops at the first character outside the set: the one before what was lost.
+    elif marker and set(lost) <= set(marker) and got_text[-1:] not in marker:
+        what = (f"lost the end of start ({lost!r}), as closed_text.rstrip({marker!r}) does: rstrip removes any of "
+                "the characters given, not that suffix; cut the end marker with removesuffix, or use "
+                "continue_final_message=True")
+    else:
+        count = "the last character" if len(lost) == 1 else f"the last {len(lost)} characters"
+        what = f"lost {count} of start ({lost!r}): keep start exactly, trailing characters included"
+    raise CheckFailed(f"{shown} {what}; decoded: {first_difference(expected_text, got_text)}")
 
 
 @exercise("04.prefill", points=2)
@@ -185,7 +215,7 @@ def _trained_spans(tokenizer, ids: list[int], mask: list[int]) -> list[str]:
 def _expect_zephyr_renderings(template: str, name: str) -> None:
     try:
         expect_same_renderings(template, TEMPLATES["zephyr"].template, name, ZEPHYR_GROUPS,
-                               template_kwargs=TEMPLATES["zephyr"].special_tokens)
+                               template_kwargs=TEMPLATES["zephyr"].special_tokens, extra=(SYSTEM_WITH_WHITESPACE,))
     except CheckFailed as failed:
         if not (_LOST_NEWLINE.search(template) and "expected '↵" in failed.detail):
             raise
