@@ -1,5 +1,7 @@
 """06.loop is fair about the history's shape (issue 14, item 5): one reply with several calls is
-one assistant message with several `tool_calls`, then one tool message per call.
+one assistant message with several `tool_calls`, then one tool message per call, paired by id
+(issue 17: the messages are read, since the template does not render the ids). The stand-in
+model applies generate()'s length budget, end tokens and sampling as transformers does.
 
 tests/test_exercise_proofs.py proves the solution passes and the known-wrong answers fail (the
 split form among them); here, other right ways to write the loop pass too, and the stand-in
@@ -110,8 +112,68 @@ def test_one_assistant_message_per_call_is_rejected_with_the_reason():
 
 
 def test_results_before_their_calls_are_rejected():
-    with pytest.raises(CheckFailed):
+    with pytest.raises(CheckFailed, match="have the results before the assistant message that made the calls"):
         check_loop(loop_with_results_before_the_calls)
+
+
+def loop_rendering_twice_per_step(model, tokenizer, messages, tools, max_steps=3):
+    """Right: renders the text to look at, then the tokens (by keyword); ids are call indexes."""
+    functions = {tool.__name__: tool for tool in tools}
+    for _ in range(max_steps):
+        tokenizer.apply_chat_template(conversation=messages, tools=tools, add_generation_prompt=True, tokenize=False)
+        calls = parse_tool_calls(reply := _reply(model, tokenizer, messages, tools))
+        if not calls:
+            return reply
+        first = len(messages)
+        messages = messages + [{"role": "assistant", "tool_calls": [
+            {"id": f"{first}.{n}", "type": "function", "function": c} for n, c in enumerate(calls)]}]
+        messages += [{"role": "tool", "tool_call_id": f"{first}.{n}", "content": _run(functions[c["name"]], c)}
+                     for n, c in enumerate(calls)]
+    return None
+
+
+def test_the_history_is_read_from_the_render_before_each_generate():
+    check_loop(loop_rendering_twice_per_step)
+
+
+def test_the_tokenizer_is_left_as_it_was_even_when_the_loop_raises():
+    tokenizer = lesson06._nano_tokenizer()
+
+    def failing(model, tokenizer, messages, tools, max_steps=3):
+        tokenizer.apply_chat_template(messages, tools=tools, tokenize=False)
+        raise RuntimeError("boom")
+
+    with pytest.raises(CheckFailed, match="boom"):
+        lesson06._run(failing, tokenizer, "Hello!", [lesson06.get_weather])
+    assert "apply_chat_template" not in vars(tokenizer)
+
+
+@pytest.mark.parametrize("options, expected", [
+    ({"max_new_tokens": 96}, "sampled at step 1: this model's generation config has do_sample=True"),
+    ({"do_sample": False}, "the model's reply was cut after 20 new tokens (the whole reply takes 30)"),
+    ({"do_sample": False, "max_new_tokens": 40}, "cut after 40 new tokens (the whole reply takes 60)"),
+    ({"do_sample": False, "max_new_tokens": 96, "eos_token_id": 0}, "was not told to stop at <|im_end|>"),
+])
+def test_the_stand_in_applies_generate_options_as_transformers_does(options, expected):
+    def loop(model, tokenizer, messages, tools, max_steps=3):
+        functions = {tool.__name__: tool for tool in tools}
+        for step in range(max_steps):
+            inputs = tokenizer.apply_chat_template(messages, tools=tools, add_generation_prompt=True,
+                                                   return_dict=True, return_tensors="pt")
+            output = model.generate(**inputs, **options)
+            reply = tokenizer.decode(output[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+            if not (calls := parse_tool_calls(reply)):
+                return reply
+            ids = [f"call_{step}_{n}" for n in range(len(calls))]
+            messages = messages + [{"role": "assistant", "tool_calls": [
+                {"id": i, "type": "function", "function": c} for i, c in zip(ids, calls)]}]
+            messages += [{"role": "tool", "tool_call_id": i, "content": _run(functions[c["name"]], c)}
+                         for i, c in zip(ids, calls)]
+        return None
+
+    with pytest.raises(CheckFailed) as caught:
+        check_loop(loop)
+    assert expected in str(caught.value)
 
 
 def test_the_stand_in_model_makes_two_calls_in_one_reply():

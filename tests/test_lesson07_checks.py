@@ -260,3 +260,28 @@ def test_a_content_blocks_template_that_raises_a_python_error_is_not_a_refusal()
         """{{- raise_exception("ChatML renders only text blocks, got '" ~ block['type'] ~ "'") }}""",
         "{{- block['type'] + 1 }}")
     assert "instead of your own raise_exception" in failure("07.content_blocks", template)
+
+
+def test_an_unknown_role_must_raise_the_specs_message_word_for_word():
+    # The spec gives the message; a trailing newline is a difference too (the check does not strip).
+    raise_call = """{{- raise_exception("Kestrel has no role '" ~ message['role'] ~ "'") }}"""
+    for name, reference in (("07.kestrel", KESTREL_TEMPLATE), ("07.kestrel_training", KESTREL_TRAINING_TEMPLATE)):
+        assert raise_call in reference
+        newline = reference.replace(raise_call, raise_call.replace("\"'\")", "\"'\\n\")"))
+        assert "not the spec's message \"Kestrel has no role 'developer'\"" in failure(name, newline)
+
+
+def test_the_training_twin_must_refuse_unknown_roles_as_the_template_does():
+    start = KESTREL_TRAINING_TEMPLATE.index("    {%- if message['role'] not in")
+    stop = KESTREL_TRAINING_TEMPLATE.index("{%- endif %}", start) + len("{%- endif %}")
+    accepting = KESTREL_TRAINING_TEMPLATE[:start] + KESTREL_TRAINING_TEMPLATE[stop:]
+    assert "but Kestrel has no role 'developer'" in failure("07.kestrel_training", accepting)
+
+
+def test_the_parser_check_shows_reasoning_stripped_at_its_ends_on_a_conversation_of_its_own():
+    # No corpus reasoning has whitespace at its ends, so this turn is the parser check's own.
+    stripped = json.loads(json.dumps(RESPONSE_TEMPLATE))
+    del stripped["fields"]["reasoning_content"]["content_args"]
+    message = failure("07.kestrel_parser", stripped)
+    assert "the check's own conversation 'reasoning between newlines'" in message
+    assert "['reasoning_content'] is 'The user asks for a capital.'" in message

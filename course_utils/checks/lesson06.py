@@ -1,15 +1,13 @@
 """Lesson 06 checks: a tool's schema, parsing tool calls, the tool messages, and the tool loop.
 
-06.loop runs the learner's loop against `ToolCallingModel`, a stand-in that reads the prompt it
-is given and replies as a well-trained tool-calling model would. A real model would make the
-check slow and let a correct loop fail whenever the model errs; the stand-in is exact, and it
-records every prompt, so the check can say which step's prompt is wrong.
+06.loop runs the learner's loop against `ToolCallingModel` (checks/tool_model.py), a stand-in
+that replies as a well-trained tool-calling model would and records every prompt, the messages
+it was rendered from and the generate() options, so the check can say which step is wrong.
 """
 from __future__ import annotations
 
 import copy
 import json
-import re
 
 from ..display import first_difference
 from ..world import get_weather
@@ -17,6 +15,14 @@ from .calls import call, short_repr
 from .expect import expect_equal, expect_type
 from .failure import CheckFailed
 from .registry import exercise
+from .tool_model import (
+    END_OF_TURN,
+    GENERATION_PROMPT,
+    ToolCallingModel,
+    expect_generation_options,
+    recording_renders,
+    tool_call_text,
+)
 
 # --- 06.schema ------------------------------------------------------------------------------
 
@@ -52,6 +58,11 @@ def check_schema(tool):
     # A return type hint adds a "return" entry that chat templates ignore; so does the check.
     schema.get("function", {}).pop("return", None)
     _expect_json(schema, FORECAST_SCHEMA, "get_json_schema(your function)")
+    shown = "get_forecast('Oslo', 3)"
+    result = call(tool, "Oslo", 3, shown_as=shown)
+    if not isinstance(result, str):
+        raise CheckFailed(f"{shown} returned {short_repr(result)}; a tool returns a string, the text the "
+                          "loop sends back to the model")
 
 
 def _expect_json(got, expected, what: str) -> None:
@@ -65,16 +76,12 @@ def _expect_json(got, expected, what: str) -> None:
 # --- 06.parse -------------------------------------------------------------------------------
 
 
-def _tool_call(name: str, arguments: dict) -> str:
-    return f'<tool_call>\n{json.dumps({"name": name, "arguments": arguments})}\n</tool_call>'
-
-
 OSLO = {"name": "get_weather", "arguments": {"city": "Oslo"}}
 TRIP = {"name": "plan_trip", "arguments": {"cities": ["Oslo", "Lima"], "options": {"days": 3}}}
 PARSE_CASES = [
-    (_tool_call(**OSLO), [OSLO]),
-    ("Let me look that up.\n" + _tool_call(**OSLO), [OSLO]),
-    (_tool_call(**OSLO) + "\n" + _tool_call(**TRIP), [OSLO, TRIP]),
+    (tool_call_text(**OSLO), [OSLO]),
+    ("Let me look that up.\n" + tool_call_text(**OSLO), [OSLO]),
+    (tool_call_text(**OSLO) + "\n" + tool_call_text(**TRIP), [OSLO, TRIP]),
     ("The weather in Oslo is snowy, -3°C.", []),
 ]
 BROKEN_CALL = '{"name": "get_weather", "arguments": {"city": "Lima"}'
@@ -85,7 +92,7 @@ def check_parse(parse_tool_calls):
     for text, expected in PARSE_CASES:
         got = call(parse_tool_calls, text, shown_as=f"parse_tool_calls({short_repr(text, 80)})")
         expect_equal(got, expected, f"parse_tool_calls({short_repr(text, 80)})")
-    text = _tool_call(**OSLO) + f"\n<tool_call>\n{BROKEN_CALL}\n</tool_call>"
+    text = tool_call_text(**OSLO) + f"\n<tool_call>\n{BROKEN_CALL}\n</tool_call>"
     shown = f"parse_tool_calls({short_repr(text, 80)})"
     try:
         got = call(parse_tool_calls, text, shown_as=shown)
@@ -143,64 +150,6 @@ def _check_tool_result(message: dict, result: str, call_id: str) -> None:
 
 # --- 06.loop --------------------------------------------------------------------------------
 
-END_OF_TURN = "<|im_end|>"
-GENERATION_PROMPT = "<|im_start|>assistant\n"
-
-
-class ToolCallingModel:
-    """A stand-in for a tool-calling chat model with `generate()`'s interface.
-
-    It decodes the prompt it is given and replies from the last turn: a user question about the
-    weather and/or a capital becomes a Hermes tool call for each (several calls in one reply,
-    as trained models write them, when the question asks two things), the tool results that
-    follow its last reply become "The tool says: <result>." (or "The tools say: <a>; <b>."),
-    and anything else gets a greeting. With `always_call=True` it never stops calling tools,
-    to test the step limit.
-    """
-
-    def __init__(self, tokenizer, always_call: bool = False):
-        import torch
-        from transformers import GenerationConfig
-
-        self.tokenizer, self.always_call = tokenizer, always_call
-        self.device = torch.device("cpu")
-        self.generation_config = GenerationConfig(eos_token_id=tokenizer.convert_tokens_to_ids(END_OF_TURN))
-        self.prompts: list[str] = []
-
-    def generate(self, input_ids=None, attention_mask=None, inputs=None, **kwargs):
-        import torch
-
-        ids = input_ids if input_ids is not None else inputs
-        if hasattr(ids, "keys"):  # model.generate(inputs) with a BatchEncoding
-            ids = ids["input_ids"]
-        prompt = self.tokenizer.decode(ids[0], skip_special_tokens=False)
-        self.prompts.append(prompt)
-        reply = self.reply(prompt) + END_OF_TURN
-        new_ids = self.tokenizer(reply, add_special_tokens=False, return_tensors="pt")["input_ids"]
-        return torch.cat([ids, new_ids.to(ids.device)], dim=1)
-
-    def reply(self, prompt: str) -> str:
-        turns = prompt.removesuffix(GENERATION_PROMPT).split("<|im_start|>")
-        role, _, content = turns[-1].partition("\n")
-        offered = re.findall(r'"name": "(\w+)"', prompt.split("</tools>")[0]) if "<tools>" in prompt else []
-        if self.always_call:
-            return _tool_call("get_weather", {"city": "Oslo"})
-        if role == "tool":
-            since_reply = prompt.removesuffix(GENERATION_PROMPT).rpartition("<|im_start|>assistant\n")[2]
-            results = re.findall(r"<tool_response>\n(.*?)\n</tool_response>", since_reply, re.DOTALL)
-            if len(results) > 1:
-                return f"The tools say: {'; '.join(results)}."
-            return f"The tool says: {results[0] if results else content.strip()}."
-        calls = []
-        for name, pattern in (("get_weather", r"weather in (\w+)"), ("get_capital", r"capital of (\w+)")):
-            asked = re.search(pattern, content)
-            if asked and name in offered:
-                key = "city" if name == "get_weather" else "country"
-                calls.append(_tool_call(name, {key: asked.group(1)}))
-        if calls:
-            return "\n".join(calls)
-        return "I have no tool for that." if "weather" in content else "Hello! How can I help you today?"
-
 
 def _nano_tokenizer():
     # The bundled tokenizer, loaded directly: `models.load_tokenizer` announces itself on
@@ -229,11 +178,18 @@ _get_capital.__name__ = "get_capital"
 
 
 def _run(run_tools, tokenizer, question: str, tools: list, always_call: bool = False):
+    """(answer, the stand-in model with its prompts and histories, the call as shown)."""
     model = ToolCallingModel(tokenizer, always_call)
     messages = [{"role": "user", "content": question}]
     names = ", ".join(t.__name__ for t in tools)
     shown = f"run_tools(model, tokenizer, [{{'role': 'user', 'content': {question!r}}}], [{names}])"
-    answer = call(run_tools, model, tokenizer, messages, tools, shown_as=shown)
+    try:
+        with recording_renders(tokenizer, model):
+            answer = call(run_tools, model, tokenizer, messages, tools, shown_as=shown)
+    except CheckFailed:
+        expect_generation_options(model, shown)  # a cut reply is often why the loop failed
+        raise
+    expect_generation_options(model, shown)
     if messages != [{"role": "user", "content": question}]:
         raise CheckFailed(f"{shown} changed the messages it was given; work on a copy")
     for step, prompt in enumerate(model.prompts, 1):
@@ -243,7 +199,7 @@ def _run(run_tools, tokenizer, question: str, tools: list, always_call: bool = F
         if "<tools>" not in prompt:
             raise CheckFailed(f"{shown}: the prompt of step {step} offers the model no tools; "
                               "render with apply_chat_template(messages, tools=tools, ...)")
-    return answer, model.prompts, shown
+    return answer, model, shown
 
 
 @exercise("06.loop", points=3, time_limit=20.0)
@@ -253,28 +209,30 @@ def check_loop(run_tools):
     # compiles lazily, which can take seconds on a busy machine.
     tokenizer.apply_chat_template([{"role": "user", "content": "Hi"}], tools=[get_weather], tokenize=False)
     result = get_weather("Oslo")
-    answer, prompts, shown = _run(run_tools, tokenizer, "What is the weather in Oslo?", [get_weather, _get_capital])
-    expect_equal(len(prompts), 2, f"the number of times {shown} called model.generate")
-    if f"<tool_response>\n{result}\n</tool_response>" not in prompts[1]:
+    answer, model, shown = _run(run_tools, tokenizer, "What is the weather in Oslo?", [get_weather, _get_capital])
+    expect_equal(len(model.prompts), 2, f"the number of times {shown} called model.generate")
+    _expect_call_history(model.histories[1], shown, 1)
+    if f"<tool_response>\n{result}\n</tool_response>" not in model.prompts[1]:
         raise CheckFailed(f"{shown}: the prompt of step 2 does not hold the tool's result {result!r} "
                           "in a tool turn; append {'role': 'tool', 'tool_call_id': ..., 'content': result}")
     expect_equal(answer, f"The tool says: {result}.", shown)
 
-    answer, prompts, shown = _run(run_tools, tokenizer, "What is the capital of Peru?", [get_weather, _get_capital])
+    answer, model, shown = _run(run_tools, tokenizer, "What is the capital of Peru?", [get_weather, _get_capital])
     expect_equal(answer, "The tool says: Lima.", shown)
 
     _check_one_reply_two_calls(run_tools, tokenizer)
 
-    answer, prompts, shown = _run(run_tools, tokenizer, "Hello!", [get_weather])
-    expect_equal((answer, len(prompts)), ("Hello! How can I help you today?", 1), f"{shown} (answer, steps)")
+    answer, model, shown = _run(run_tools, tokenizer, "Hello!", [get_weather])
+    expect_equal((answer, len(model.prompts)), ("Hello! How can I help you today?", 1), f"{shown} (answer, steps)")
 
-    answer, prompts, shown = _run(run_tools, tokenizer, "What is the capital of Atlantis?", [_get_capital])
-    if "Atlantis" not in prompts[-1].rpartition("<tool_response>")[2]:
+    answer, model, shown = _run(run_tools, tokenizer, "What is the capital of Atlantis?", [_get_capital])
+    if "Atlantis" not in model.prompts[-1].rpartition("<tool_response>")[2]:
         raise CheckFailed(f"{shown}: get_capital raised KeyError, but the last prompt has no tool turn "
                           "with the error; send str(error) back as the tool's content")
 
-    answer, prompts, shown = _run(run_tools, tokenizer, "What is the weather in Oslo?", [get_weather], always_call=True)
-    expect_equal((answer, len(prompts)), (None, 3), f"{shown} with a model that never stops calling tools (answer, steps)")
+    answer, model, shown = _run(run_tools, tokenizer, "What is the weather in Oslo?", [get_weather], always_call=True)
+    expect_equal((answer, len(model.prompts)), (None, 3),
+                 f"{shown} with a model that never stops calling tools (answer, steps)")
 
 
 def _check_one_reply_two_calls(run_tools, tokenizer) -> None:
@@ -282,21 +240,78 @@ def _check_one_reply_two_calls(run_tools, tokenizer) -> None:
     message per call. Split into one assistant message per call, the next prompt shows the
     model two turns it never wrote (and a result between them that it had not seen yet)."""
     weather = get_weather("Oslo")
-    answer, prompts, shown = _run(run_tools, tokenizer, "What is the weather in Oslo and the capital of Peru?",
-                                  [get_weather, _get_capital])
-    if len(prompts) < 2:
-        raise CheckFailed(f"{shown} asked the model {len(prompts)} time(s); after its two calls, the results "
+    answer, model, shown = _run(run_tools, tokenizer, "What is the weather in Oslo and the capital of Peru?",
+                                [get_weather, _get_capital])
+    if len(model.prompts) < 2:
+        raise CheckFailed(f"{shown} asked the model {len(model.prompts)} time(s); after its two calls, the results "
                           "must go back to it for an answer")
-    after_question = prompts[1].removesuffix(GENERATION_PROMPT).rpartition("<|im_start|>user\n")[2]
-    turns = after_question.count("<|im_start|>assistant\n")
-    if turns != 1:
-        raise CheckFailed(f"{shown}: the model made 2 calls in one reply, but the prompt of step 2 shows that "
-                          f"reply as {turns} assistant turns; keep one reply as one assistant message with "
-                          "both calls in its tool_calls, then one tool message per call")
-    expected = (_tool_call("get_weather", {"city": "Oslo"}) + "\n" + _tool_call("get_capital", {"country": "Peru"})
+    _expect_call_history(model.histories[1], shown, 2)
+    after_question = model.prompts[1].removesuffix(GENERATION_PROMPT).rpartition("<|im_start|>user\n")[2]
+    expected = (tool_call_text("get_weather", {"city": "Oslo"}) + "\n" + tool_call_text("get_capital", {"country": "Peru"})
                 + f"{END_OF_TURN}\n<|im_start|>tool\n<tool_response>\n{weather}\n</tool_response>{END_OF_TURN}\n"
                 "<|im_start|>tool\n<tool_response>\nLima\n</tool_response>")
     if expected not in after_question:
+        reply = after_question.partition("<|im_start|>assistant\n")[2]
         raise CheckFailed(f"{shown}: the prompt of step 2 does not show the reply's two calls followed by their "
-                          f"two results in order; {first_difference(expected, after_question)}")
+                          f"two results in order; {first_difference(expected, reply)}")
     expect_equal(answer, f"The tools say: {weather}; Lima.", shown)
+
+
+def _calls(count: int) -> str:
+    return f"{count} call{'s' * (count != 1)}"
+
+
+def _expect_call_history(history, shown: str, count: int) -> None:
+    """After the question: one assistant message whose tool_calls hold the reply's `count` calls,
+    each with an id of its own, then one tool message per call carrying that id, in order. The
+    template does not render ids, so only the messages show a result not paired with its call."""
+    if not isinstance(history, list):
+        raise CheckFailed(f"{shown}: the prompt of step 2 was not rendered by "
+                          "tokenizer.apply_chat_template(messages, ...)")
+    roles = [m.get("role") if isinstance(m, dict) else None for m in history]
+    new = history[roles.index("user") + 1:] if "user" in roles else history
+    roles = roles[len(history) - len(new):]
+    turns = roles.count("assistant")
+    if turns == 0:
+        raise CheckFailed(f"{shown}: the messages of step 2 have no assistant message after the question (roles "
+                          f"after it: {roles}); append the reply as {{'role': 'assistant', 'tool_calls': [...]}} "
+                          "before its results: the model must see the calls it made")
+    if turns > 1:
+        raise CheckFailed(f"{shown}: the model made {_calls(count)} in one reply, but the prompt of step 2 shows "
+                          f"that reply as {turns} assistant turns; keep one reply as one assistant message with "
+                          f"{'both calls' if count == 2 else 'its calls'} in its tool_calls, then one tool message "
+                          "per call")
+    if roles[0] != "assistant":
+        raise CheckFailed(f"{shown}: the messages of step 2 have the results before the assistant message that "
+                          f"made the calls (roles after the question: {roles}); append the assistant message "
+                          "first, then the results")
+    _expect_paired_results(new[0].get("tool_calls"), new[1:], f"{shown}: in the messages of step 2,", count)
+
+
+def _expect_paired_results(calls, results: list, where: str, count: int) -> None:
+    if not calls:
+        raise CheckFailed(f"{where} the assistant message has no tool_calls; put the reply's calls in its "
+                          "tool_calls, each as {'id': ..., 'type': 'function', 'function': call}")
+    if not isinstance(calls, list) or len(calls) != count:
+        held = _calls(len(calls)) if isinstance(calls, list) else short_repr(calls, 60)
+        raise CheckFailed(f"{where} the assistant message's tool_calls hold {held}, but the reply made "
+                          f"{_calls(count)}; put every call of the reply in it, and run each")
+    ids = [c.get("id") if isinstance(c, dict) else None for c in calls]
+    if None in ids or "" in ids:
+        raise CheckFailed(f"{where} the assistant message's tool_calls have the ids {ids}; give each call "
+                          "an id, and its tool message the same tool_call_id")
+    if len(set(map(repr, ids))) < count:
+        raise CheckFailed(f"{where} the calls have the ids {ids}; give each call an id of its own, so "
+                          "each result pairs with one call")
+    if any(c.get("type") != "function" for c in calls):
+        raise CheckFailed(f"{where} the assistant message's tool_calls have the types "
+                          f"{[c.get('type') for c in calls]}; write each call as "
+                          "{'id': ..., 'type': 'function', 'function': call}")
+    roles = [m.get("role") if isinstance(m, dict) else None for m in results]
+    if roles != ["tool"] * count:
+        raise CheckFailed(f"{where} the assistant message with {_calls(count)} is followed by {len(roles)} "
+                          f"message(s) with the roles {roles}; run each call and append one tool message per call")
+    paired = [m.get("tool_call_id") for m in results]
+    if paired != ids:
+        raise CheckFailed(f"{where} the tool messages have the tool_call_ids {paired}, expected {ids}: each "
+                          "result carries the id of its call, in the order of the calls")

@@ -134,8 +134,10 @@ def _block_types(messages) -> list[str]:
             for block in message["content"] if block["type"] != "text"]
 
 
-def _expect_raised_naming(template: str, name: str, conversation: str, messages, what: str, word: str) -> None:
-    """Rendering must fail through the template's own raise_exception, with `word` in the message."""
+def _expect_raised_naming(template: str, name: str, conversation: str, messages, what: str, word: str,
+                          exact: str | None = None) -> None:
+    """Rendering must fail through the template's own raise_exception, with `word` in the message
+    (or, where a spec gives the message, with exactly the message `exact`)."""
     for flag in GENERATION_PROMPT_OPTIONS:
         options = {"add_generation_prompt": flag}
         shown = shown_render(name, conversation, options)
@@ -146,9 +148,13 @@ def _expect_raised_naming(template: str, name: str, conversation: str, messages,
         # raise_exception raises jinja2's base TemplateError; every other failure is a subclass.
         if type(error.__cause__) is not jinja2.TemplateError:
             raise CheckFailed(f"{shown} failed with {error} instead of your own raise_exception('...') ({what})")
-        said = str(error).partition(" (raise_exception at")[0].strip()
+        said = str(error).partition(" (raise_exception at")[0]
         if word not in said:
-            raise CheckFailed(f"{shown} raised {said!r}, which does not name {word!r}: say what cannot be rendered")
+            raise CheckFailed(f"{shown} raised {said.strip()!r}, which does not name {word!r}: say what cannot "
+                              "be rendered")
+        if exact is not None and said != exact:
+            raise CheckFailed(f"{shown} raised {said!r}, not the spec's message {exact!r}: "
+                              f"{first_difference(exact, said)}")
 
 
 @exercise("07.content_blocks", points=2)
@@ -178,9 +184,14 @@ UNKNOWN_ROLES = {
 def check_kestrel(kestrel_template):
     expect_template_text(kestrel_template, "kestrel_template")
     expect_same_renderings(kestrel_template, KESTREL_TEMPLATE, "kestrel_template", KESTREL_GROUPS)
+    _expect_unknown_roles_refused(kestrel_template, "kestrel_template")
+
+
+def _expect_unknown_roles_refused(template: str, name: str) -> None:
+    """The spec gives the message word for word: `Kestrel has no role '<role>'`."""
     for conversation, (role, messages) in UNKNOWN_ROLES.items():
-        _expect_raised_naming(kestrel_template, "kestrel_template", conversation, copy.deepcopy(messages),
-                              f"Kestrel has no role {role!r}", role)
+        _expect_raised_naming(template, name, conversation, copy.deepcopy(messages),
+                              f"Kestrel has no role {role!r}", role, exact=f"Kestrel has no role '{role}'")
 
 
 @exercise("07.kestrel_training", points=3)
@@ -197,21 +208,33 @@ def check_kestrel_training(kestrel_training_template):
     tokenizer = kestrel_tokenizer(course_tokenizer(), kestrel_training_template)
     expect_trl_training_checks(tokenizer, name)
     expect_same_masks(tokenizer, kestrel_training_template, KESTREL_TRAINING_TEMPLATE, name, KESTREL_GROUPS)
+    _expect_unknown_roles_refused(kestrel_training_template, name)
 
 
 # --- 07.kestrel_parser ----------------------------------------------------------------------
 
 
+# The corpus has no reasoning with whitespace at its ends, so a parser that strips the reasoning
+# would pass on it; this conversation, the parser check's own, shows it.
+REASONING_BETWEEN_NEWLINES = [
+    {"role": "user", "content": "Capital of Peru?"},
+    {"role": "assistant", "reasoning_content": "\nThe user asks for a capital.\n", "content": "Lima."},
+]
+
+
 def _replies():
     """(label, prompt, reply, message) for every assistant turn of the corpus: the prompt is the
     reference rendering of what precedes it with the generation prompt, the reply the rest."""
-    for name, messages in kestrel_conversations().items():
+    corpus = [(f"conversation '{name}'", messages) for name, messages in kestrel_conversations().items()]
+    corpus.append(("the check's own conversation 'reasoning between newlines'",
+                   copy.deepcopy(REASONING_BETWEEN_NEWLINES)))
+    for name, messages in corpus:
         for index, message in enumerate(messages):
             if message["role"] != "assistant" or index == 0:
                 continue
             prompt = render_kestrel(messages[:index], add_generation_prompt=True)
             whole = render_kestrel(messages[: index + 1])
-            yield f"messages[{index}] of conversation '{name}'", prompt, whole[len(prompt):], message
+            yield f"messages[{index}] of {name}", prompt, whole[len(prompt):], message
 
 
 def _arguments(arguments):

@@ -60,6 +60,8 @@ def _body_edits(body: str, is_output: bool) -> Iterator[Edit]:
         for edit, literal in _literal_edits(match.group(0)):
             yield edit, body[: match.start()] + literal + body[match.end():]
     for first, second in zip(strings, strings[1:]):
+        if "," in body[first.end(): second.start()]:
+            continue  # items of a list or arguments: their order is rarely what a slip changes
         swapped = (body[: first.start()] + second.group(0) + body[first.end(): second.start()]
                    + first.group(0) + body[second.end():])
         yield f"swaps {first.group(0)} and {second.group(0)}", swapped
