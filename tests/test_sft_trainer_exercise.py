@@ -39,7 +39,23 @@ def split_by_hand(model, tokenizer, dataset):
                       eval_dataset=dataset.select(range(n)), processing_class=tokenizer)
 
 
-@pytest.mark.parametrize("answer", [no_packing_epoch_eval, split_by_hand])
+def precision_from_torch(model, tokenizer, dataset):
+    """Right, written differently: the device read from torch, not from runtime.device_summary(),
+    so the check's pretended GPUs do not reach it; it is checked on this machine only."""
+    import torch
+
+    capability = torch.cuda.get_device_capability(0) if torch.cuda.is_available() else None
+    precision = runtime.training_precision(capability)
+    split = dataset.train_test_split(test_size=0.1, seed=42)
+    config = SFTConfig(output_dir="sft-output", report_to="none", assistant_only_loss=True,
+                       chat_template_path=str(TRAINING_TEMPLATE_PATH), eos_token="<|im_end|>",
+                       eval_strategy="steps", eval_steps=5, activation_checkpointing=False,
+                       use_cpu=capability is None, bf16=precision == "bf16", fp16=precision == "fp16")
+    return SFTTrainer(model=model, args=config, train_dataset=split["train"], eval_dataset=split["test"],
+                      processing_class=tokenizer)
+
+
+@pytest.mark.parametrize("answer", [no_packing_epoch_eval, split_by_hand, precision_from_torch])
 def test_right_answers_written_differently_pass(answer):
     check("05.trainer", answer)
 

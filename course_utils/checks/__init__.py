@@ -13,6 +13,9 @@
 - `expect_training`: what a training template must do (lesson 07): stay prefix-preserving over
   every conversation, pass TRL's checks, and mask exactly what a reference masks.
 - `course_models`: the tokenizers and models the checks compare against, cached and silenced.
+- `stop_models`, `tool_model`: scripted stand-in models for 05.stop_rate and 06.loop, whose
+  right answers the nano models cannot tell from wrong ones (a stop rate strictly between 0
+  and 1; two tool calls in one reply), with `generate()`'s options applied as transformers does.
 - ``lesson01.py`` ...: one module per lesson, registering that lesson's exercises; a lesson
   imports no other lesson (tests/test_layers.py), so checking ``04.*`` registers only ``04.*``.
 

@@ -2,7 +2,9 @@
 
 Expected answers come from the course's own code at check time (`course_utils.sft`,
 `runtime.training_precision`, `generation.generate_text` on the course's models), so a check
-holds on the real SmolLM2 pair online and on the nano pair offline.
+holds on the real SmolLM2 pair online and on the nano pair offline. Where those models make a
+number degenerate (every nano reply stops, or none does), 05.stop_rate runs first on scripted
+stand-ins (`stop_models`), and 05.trainer is built again on pretended GPUs.
 """
 from __future__ import annotations
 
@@ -15,13 +17,20 @@ from unittest import mock
 from trl.chat_template_utils import has_generation_markers
 
 from .. import sft
-from ..generation import END_OF_TURN, generate_text
+from ..generation import END_OF_TEXT, END_OF_TURN, generate_text
 from ..runtime import training_precision
 from .calls import call, short_repr
 from .course_models import base_pair, course_tokenizer, instruct_pair
 from .expect import expect_equal, expect_type
 from .failure import CheckFailed
 from .registry import exercise
+from .stop_models import (
+    ScriptedChatModel,
+    check_calls,
+    scripted_model,
+    stop_rate_hint,
+    transformers_logs_off,
+)
 
 # --- 05.format ------------------------------------------------------------------------------
 FORMAT_ROWS = [
@@ -130,7 +139,9 @@ def check_labels(make_labels):
 
 # --- 05.config ------------------------------------------------------------------------------
 # A T4 first: that is where torch.cuda.is_bf16_supported() misleads (see runtime.training_precision).
-CAPABILITIES = [((7, 5), "a T4"), ((8, 0), "an A100"), ((9, 0), "an H100"), (None, "the CPU")]
+# An 8.6 card too: the rule is "from 8.0 up", not a list of the GPUs one knows.
+CAPABILITIES = [((7, 5), "a T4"), ((8, 0), "an A100"), ((8, 6), "an RTX 3090"), ((9, 0), "an H100"),
+                (None, "the CPU")]
 
 
 @contextlib.contextmanager
@@ -154,6 +165,15 @@ def _check_precision(config, capability, device: str, shown: str) -> None:
            "fp32": "a CPU trains in fp32"}[precision]
     raise CheckFailed(f"{shown} has bf16={got[0]}, fp16={got[1]}; on {device} expected bf16={wanted[0]}, "
                       f"fp16={wanted[1]} ({precision}): {why}")
+
+
+def _check_use_cpu(config, capability, device: str, shown: str) -> None:
+    wanted = capability is None
+    if bool(config.use_cpu) == wanted:
+        return
+    why = ("a config made for the CPU trains there, even where the Trainer could find another accelerator "
+           "(Apple's MPS)" if wanted else "use_cpu=True trains on the CPU and leaves the GPU idle")
+    raise CheckFailed(f"{shown} has use_cpu={config.use_cpu}; on {device} expected use_cpu={wanted}: {why}")
 
 
 def _check_loss(config, shown: str) -> None:
@@ -182,63 +202,88 @@ def check_config(sft_config_for):
         if not isinstance(config, SFTConfig):
             raise CheckFailed(f"{shown} returned {short_repr(config)}, expected a trl SFTConfig")
         _check_precision(config, capability, device, shown)
+        _check_use_cpu(config, capability, device, shown)
         _check_loss(config, shown)
 
 
 # --- 05.stop_rate ---------------------------------------------------------------------------
-STOP_QUESTIONS = [
-    "What is the capital of France?", "What colour is the sky?", "What is 2 plus 3?",
-    "Which city is the capital of Japan?", "What colour is grass?", "Hello!",
-    "What is 4 plus 4?", "Tell me the capital of Kenya.",
-]
 STOP_MAX_NEW_TOKENS = 64
+# What the scripted stand-in (checks/stop_models.py) replies to each question: (question, text,
+# end token or None for a reply that runs on, the new token the end token is, when it matters).
+# With its own stops 3 of 8 replies end their turn, and each mistake gives its own count, so the
+# hint can name it: `//` or no generation prompt 0, <|endoftext|> counted 1, max_new_tokens 63
+# or 65: 2 or 4, the replies that did not end 5; eos_token_id=<|im_end|> on the model that stops
+# at <|endoftext|> alone 3 (its right count is 1). The first reply runs on: looping over the
+# first question only gives 0.
+STAND_IN_REPLIES = [
+    ("What is the capital of France?", "Paris is the capital of France, and", None, None),
+    ("What colour is the sky?", "The sky is blue.", END_OF_TURN, None),
+    ("What is 2 plus 3?", "2 plus 3 is 5, and 5 plus 5 is 10", None, None),
+    ("Which city is the capital of Japan?", "Tokyo is the capital of Japan.", END_OF_TURN, STOP_MAX_NEW_TOKENS),
+    ("What colour is grass?", "Grass is green.", END_OF_TURN, STOP_MAX_NEW_TOKENS + 1),
+    ("Hello!", "Hello!", END_OF_TEXT, None),
+    ("What is 4 plus 4?", "4 plus 4 is 8.", END_OF_TURN, None),
+    ("Tell me the capital of Kenya.", "Nairobi is the capital of Kenya, and", None, None),
+]
+STOP_QUESTIONS = [question for question, *_ in STAND_IN_REPLIES]
+
+
+def _render(tokenizer, question: str) -> str:
+    return tokenizer.apply_chat_template([{"role": "user", "content": question}], add_generation_prompt=True,
+                                         tokenize=False)
 
 
 def _reference(model, tokenizer) -> list:
     """The course's own greedy generations: the chat template with its generation prompt, the
     model's own stop tokens, at most 64 new tokens."""
-    prompts = [tokenizer.apply_chat_template([{"role": "user", "content": q}], add_generation_prompt=True,
-                                             tokenize=False) for q in STOP_QUESTIONS]
-    return [generate_text(model, tokenizer, p, STOP_MAX_NEW_TOKENS) for p in prompts]
-
-
-def _stop_hint(got: float, generations, tokenizer) -> str:
-    n = len(generations)
-    eos_rate = sum(bool(g.new_ids) and g.new_ids[-1] == tokenizer.eos_token_id for g in generations) / n
-    if tokenizer.eos_token != END_OF_TURN and abs(got - eos_rate) < 1e-9:
-        return (f": that is the rate of replies ending with tokenizer.eos_token ({tokenizer.eos_token}, the "
-                f"end of a document for this tokenizer); only {END_OF_TURN} ends a turn")
-    if got == 1.0:
-        return (f": every output contains {END_OF_TURN}, because the prompt has its own; only the last "
-                "generated token says whether the reply ended its turn")
-    return ""
+    return [generate_text(model, tokenizer, _render(tokenizer, q), STOP_MAX_NEW_TOKENS) for q in STOP_QUESTIONS]
 
 
 def _stop_cases():
-    """(model, tokenizer, how the call is shown). The instruct model with the base tokenizer is
-    a real case too: both share one vocabulary, but the base tokenizer's eos_token is
-    <|endoftext|>, so only looking up <|im_end|> itself gets it right."""
+    """(model, tokenizer, how the call is shown). The scripted stand-ins first: their right rate
+    is a fraction, and they record what generate() was asked. Then the course's models; the
+    instruct model with the base tokenizer too: both share one vocabulary, but the base
+    tokenizer's eos_token is <|endoftext|>, so only looking up <|im_end|> itself gets it right."""
     (tokenizer, model), (base_tokenizer, base_model) = pairs()["instruct"], pairs()["base"]
-    return [(model, tokenizer, "model, tokenizer"), (base_model, base_tokenizer, "base_model, base_tokenizer"),
-            (model, base_tokenizer, "model, base_tokenizer")]
+    chat, sft_no_eos = [END_OF_TURN, END_OF_TEXT], [END_OF_TEXT]
+    return [
+        (scripted_model(tokenizer, STAND_IN_REPLIES, chat), tokenizer, "chat_model, tokenizer"),
+        (scripted_model(base_tokenizer, STAND_IN_REPLIES, chat), base_tokenizer, "chat_model, base_tokenizer"),
+        (scripted_model(tokenizer, STAND_IN_REPLIES, sft_no_eos), tokenizer, "sft_model_without_eos, tokenizer"),
+        (model, tokenizer, "model, tokenizer"), (base_model, base_tokenizer, "base_model, base_tokenizer"),
+        (model, base_tokenizer, "model, base_tokenizer"),
+    ]
+
+
+def _shown_stop(model, names: str) -> str:
+    shown = f"stop_rate({names}, <{len(STOP_QUESTIONS)} questions>)"
+    if isinstance(model, ScriptedChatModel):
+        stops = ", ".join(model.tokenizer.convert_ids_to_tokens(model.generation_config.eos_token_id))
+        shown += f" (a scripted chat model that stops at {stops})"
+    return shown
 
 
 @exercise("05.stop_rate", points=3, time_limit=180)
 def check_stop_rate(stop_rate):
     for model, tokenizer, names in _stop_cases():
-        shown = f"stop_rate({names}, <{len(STOP_QUESTIONS)} questions>)"
-        got = call(stop_rate, model, tokenizer, list(STOP_QUESTIONS), shown_as=shown)
+        shown = _shown_stop(model, names)
+        with transformers_logs_off():
+            got = call(stop_rate, model, tokenizer, list(STOP_QUESTIONS), shown_as=shown)
         if not isinstance(got, numbers.Real) or isinstance(got, bool):
             raise CheckFailed(f"{shown} returned {short_repr(got)}, expected a float between 0 and 1")
         if got > 1:
             raise CheckFailed(f"{shown} returned {got}, a count: return the fraction of questions (0 to 1)")
+        calls = getattr(model, "calls", [])
+        if calls:
+            check_calls(model, {_render(tokenizer, q): q for q in STOP_QUESTIONS}, shown)
         generations = _reference(model, tokenizer)
         stopped = sum(g.ended_turn for g in generations)
         expected = stopped / len(generations)
         if abs(float(got) - expected) > 1e-9:
+            hint = stop_rate_hint(got, expected, generations, tokenizer, calls, STOP_MAX_NEW_TOKENS)
             raise CheckFailed(f"{shown} returned {float(got):.2f}, expected {expected:.2f} ({stopped} of "
                               f"{len(generations)} greedy replies, at most {STOP_MAX_NEW_TOKENS} new tokens, "
-                              f"end with {END_OF_TURN}){_stop_hint(float(got), generations, tokenizer)}")
+                              f"end with {END_OF_TURN}){hint}")
 
 
 # --- 05.trainer -----------------------------------------------------------------------------
@@ -285,10 +330,7 @@ def _check_trainer_loss(trainer, shown: str) -> None:
                           "generation config stop at the end of a turn")
 
 
-def _check_trainer_precision(trainer, shown: str) -> None:
-    from .. import runtime
-
-    summary = runtime.device_summary()
+def _check_trainer_precision(trainer, summary: dict, shown: str) -> None:
     precision = training_precision(summary["capability"])
     wanted = {"bf16": (True, False), "fp16": (False, True), "fp32": (False, False)}[precision]
     got = (bool(trainer.args.bf16), bool(trainer.args.fp16))
@@ -296,26 +338,55 @@ def _check_trainer_precision(trainer, shown: str) -> None:
         raise CheckFailed(f"{shown} has bf16={got[0]}, fp16={got[1]}; on this device ({summary['name']}) expected "
                           f"bf16={wanted[0]}, fp16={wanted[1]} ({precision}): TRL's SFTConfig defaults to "
                           "bf16=True, so set both from runtime.device_summary()['precision']")
+    if summary["capability"] is not None and trainer.args.use_cpu:
+        raise CheckFailed(f"{shown} has use_cpu=True on this device ({summary['name']}): it would train on the CPU "
+                          "and leave the GPU idle; use_cpu=True only where the precision is fp32")
 
 
-@exercise("05.trainer", points=2, time_limit=180)
-def check_trainer(make_trainer):
-    """Builds (does not train) the learner's trainer on a fresh copy of the base model and
-    tokenizer and a few bundled conversations, and inspects what SFTTrainer made of them."""
+def _build_trainer(make_trainer, rows: list[dict], shown: str):
+    """The learner's trainer for a fresh copy of the base model and tokenizer."""
     from datasets import Dataset
     from trl import SFTTrainer
 
     from ..quiet import datasets_bars_off
 
     base_tokenizer, base_model = pairs()["base"]
-    rows = _bundled_rows()
     tokenizer, model = copy.deepcopy(base_tokenizer), copy.deepcopy(base_model).float()
-    shown = f"make_trainer(model, tokenizer, <{len(rows)} conversations>)"
     with datasets_bars_off():
         trainer = call(make_trainer, model, tokenizer, Dataset.from_list(rows), shown_as=shown)
     if not isinstance(trainer, SFTTrainer):
         raise CheckFailed(f"{shown} returned {short_repr(trainer)}, expected a trl SFTTrainer")
+    return trainer
+
+
+def _check_on_pretended_gpus(make_trainer, rows: list[dict], shown: str) -> None:
+    """The precision on a T4 and an A100, whatever this machine is: make_trainer is built again
+    with runtime.device_summary() saying so. Only if it asked device_summary(): an answer that
+    reads the device another way (torch.cuda) sees this machine, and was checked on it."""
+    for capability, device in CAPABILITIES[:2]:
+        summary = {"device": "cuda", "name": f"{device}, pretended", "capability": capability,
+                   "precision": training_precision(capability)}
+        pretend = mock.patch("course_utils.runtime.device_summary", side_effect=functools.partial(dict, summary))
+        with _pretend_gpus(), pretend as asked:
+            trainer = _build_trainer(make_trainer, rows, shown)
+        if not asked.called:
+            return
+        _check_trainer_precision(trainer, summary, shown)
+
+
+@exercise("05.trainer", points=2, time_limit=180)
+def check_trainer(make_trainer):
+    """Builds (does not train) the learner's trainer on a fresh copy of the base model and
+    tokenizer and a few bundled conversations, and inspects what SFTTrainer made of them; then
+    again on pretended GPUs, for the precision."""
+    from .. import runtime
+
+    rows = _bundled_rows()
+    shown = f"make_trainer(model, tokenizer, <{len(rows)} conversations>)"
+    trainer = _build_trainer(make_trainer, rows, shown)
     _check_trainer_loss(trainer, shown)
+    base_tokenizer = pairs()["base"][0]
     full_tokens = sum(len(sft.tokenize_for_training(base_tokenizer, row["messages"])["input_ids"]) for row in rows)
     _check_split(trainer, full_tokens, shown)
-    _check_trainer_precision(trainer, shown)
+    _check_trainer_precision(trainer, runtime.device_summary(), shown)
+    _check_on_pretended_gpus(make_trainer, rows, shown)
