@@ -18,7 +18,7 @@ import ast
 import copy
 from typing import Callable, Iterator
 
-from .template_edits import template_mutants
+from .template_edits import short, template_mutants
 
 Edit = tuple[str, str]  # (what the edit does, the source after it)
 Replacement = tuple[ast.AST, str, str]  # (the node, its new source text, what the edit does)
@@ -225,10 +225,8 @@ def _string_literal(template: str) -> str:
     return f'r"""{template}"""'
 
 
-def _short(node_or_text, width: int = 40) -> str:
-    text = node_or_text if isinstance(node_or_text, str) else ast.unparse(node_or_text)
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
+def _short(node: ast.AST) -> str:
+    return short(ast.unparse(node), width=40)
 
 
 _NODE_EDITS = (_numbers, _operators, _comparisons, _methods, _arguments, _collections, _roles, _copies,

@@ -48,9 +48,9 @@ def _tag_edits(tag: re.Match) -> Iterator[Edit]:
 def _dash_edits(text: str, opener: str, left: str, body: str, right: str, closer: str) -> Iterator[Edit]:
     flipped_left = "" if left else "-"
     flipped_right = "" if right else "-"
-    yield (f"{'removes' if left else 'adds'} the left dash of {_short(text)}",
+    yield (f"{'removes' if left else 'adds'} the left dash of {short(text)}",
            opener + flipped_left + body + right + closer)
-    yield (f"{'removes' if right else 'adds'} the right dash of {_short(text)}",
+    yield (f"{'removes' if right else 'adds'} the right dash of {short(text)}",
            opener + left + body + flipped_right + closer)
 
 
@@ -93,11 +93,11 @@ def _condition_edits(body: str) -> Iterator[Edit]:
         return
     lead, keyword, condition, trail = match.groups()
     for forced in ("true", "false"):
-        yield f"forces '{keyword} {_short(condition)}' to {forced}", f"{lead}{keyword} {forced}{trail}"
+        yield f"forces '{keyword} {short(condition)}' to {forced}", f"{lead}{keyword} {forced}{trail}"
     for old, new in _COMPARISONS.items():
         for found in re.finditer(re.escape(old), condition):
             changed = condition[: found.start()] + new + condition[found.end():]
-            yield (f"changes '{old.strip()}' to '{new.strip()}' in '{keyword} {_short(condition)}'",
+            yield (f"changes '{old.strip()}' to '{new.strip()}' in '{keyword} {short(condition)}'",
                    f"{lead}{keyword} {changed}{trail}")
 
 
@@ -106,6 +106,7 @@ def _without_generation_markers(template: str) -> Iterator[Edit]:
         yield "drops the {% generation %} markers", _GENERATION.sub("", template)
 
 
-def _short(text: str, width: int = 48) -> str:
+def short(text: str, width: int = 48) -> str:
+    """`text` on one line, cut to `width` characters: how an edit names the code it changes."""
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
