@@ -107,6 +107,11 @@ def main(argv=None) -> None:
     state.wait_for_everyone()
     if state.is_main_process:
         report(args, seconds, state.num_processes)
+    # Every rank waits for the report, then leaves the process group before exiting: a rank that
+    # exited with the group still up sometimes aborted in gloo's threads ("terminate called
+    # without an active exception", SIGABRT), which failed the whole launch after training.
+    state.wait_for_everyone()
+    state.destroy_process_group()
 
 
 if __name__ == "__main__":
