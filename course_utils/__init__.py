@@ -5,12 +5,12 @@ is machinery, free to change as long as those names keep working (tests/test_lea
 imports every name every notebook imports). Each lesson, and the modules its notebooks import:
 
     00 start here                    runtime, models
-    01 messages and special tokens   models, templates, display, checks
+    01 messages and special tokens   models, templates, display, chat_view, checks
     02 base vs instruct              models, templates, families, generation, sft, world, display, checks
     03 writing chat templates        models, templates, portability, widgets, conversations, display, checks
-    04 generation prompts            models, templates, generation, sft, world, conversations, display, checks
+    04 generation prompts            models, templates, generation, sft, world, conversations, display, chat_view, checks
     05 SFT of SmolLM2                runtime, models, sft, display, checks
-    06 tool use                      runtime, models, templates, tools, world, generation, sft, quiet, display, checks
+    06 tool use                      runtime, models, templates, tools, world, generation, sft, quiet, display, chat_view, checks
     07 chat templates today          models, templates, families, tools, generation, kestrel, conversations, display, checks
 
 The layers, each importing only from those below it (tests/test_layers.py enforces it):
@@ -30,7 +30,9 @@ The layers, each importing only from those below it (tests/test_layers.py enforc
     hub           is the Hub (or HF_ENDPOINT's mirror) reachable: decided once, announced
     assets        paths into assets/ (templates, nano models, data)
     status        the verdict words checks and grading share
-    display       whitespace and special tokens made visible; first differences
+    display       whitespace and special tokens made visible
+    difference    where two texts first differ: the one line, and the view under a failed check
+    chat_view     conversations shown message by message: roles, tool calls and their results
     conversations the conversations the template graders render
     world         the nano models' small world (facts, the weather tool)
     quiet         progress bars off where they would be saved into notebooks

@@ -11,8 +11,20 @@ from __future__ import annotations
 
 import html
 import re
-import unicodedata
 from collections.abc import Iterable, Sequence
+
+# The notation of differences and visible whitespace lives in `difference` (what failed checks
+# need); it is re-exported here, where lessons import it from.
+from .difference import (
+    _END_MARK,
+    SPECIAL_TOKEN_RE,
+    _difference_start,
+    _first_index,
+    _token_span_at,
+    _visible_char,
+    first_difference,
+    visible,
+)
 
 __all__ = [
     "SPECIAL_TOKEN_RE",
@@ -25,21 +37,6 @@ __all__ = [
     "Rendered",
     "Diff",
 ]
-
-# Control tokens of the formats this course meets. `<|...|>` covers ChatML/SmolLM2/Llama-3/Phi;
-# the others are Llama-2/Mistral (`<s>`, `[INST]`, `<<SYS>>`) and Gemma (`<start_of_turn>`).
-SPECIAL_TOKEN_RE = re.compile(
-    r"<\|[^|<>\s]{1,40}\|>"
-    r"|</?s>|\[/?INST\]|<</?SYS>>"
-    r"|<(?:start_of_turn|end_of_turn|bos|eos|pad)>"
-)
-
-# Whitespace that a learner must be able to see. A newline keeps its line break in multi-line
-# views (`↵` then the real newline) and is only the arrow in one-line views.
-_WHITESPACE = {" ": "·", "\t": "→", "\r": "␍"}
-_NEWLINE_MARK = "↵"
-_END_MARK = "⟨end of text⟩"
-_SNIPPET_CHARS = 24
 
 _STYLE_PRE = (
     "font-family:monospace;white-space:pre-wrap;word-break:break-all;line-height:1.7;"
@@ -59,102 +56,6 @@ _STYLE_PILL = (
 _STYLE_PILL_SPECIAL = _STYLE_PILL + ";background:#ffd54f;border-color:#c79a00;font-weight:bold"
 _STYLE_TRAINED = ";outline:2px solid #2e7d32;background:#c8e6c9"
 _STYLE_UNTRAINED = ";opacity:0.45"
-
-
-def _visible_char(char: str, keep_newlines: bool) -> str:
-    if char == "\n":
-        return _NEWLINE_MARK + "\n" if keep_newlines else _NEWLINE_MARK
-    if char in _WHITESPACE:
-        return _WHITESPACE[char]
-    # Other invisible characters (no-break space, zero-width joiner, BOM...) would hide a
-    # difference completely, so they are named by code point.
-    if unicodedata.category(char) in ("Zs", "Cf", "Cc", "Zl", "Zp"):
-        return f"⟨U+{ord(char):04X}⟩"
-    return char
-
-
-def visible(text: str, keep_newlines: bool = True) -> str:
-    """Return ``text`` with whitespace made visible: space ``·``, tab ``→``, newline ``↵``.
-
-    Args:
-        text: any string, e.g. a rendered chat.
-        keep_newlines: keep the real line break after each ``↵`` (multi-line view); ``False``
-            gives a one-line string, as used in error messages.
-
-    Example:
-        >>> visible("<|im_start|>user\\nHi there<|im_end|>\\n", keep_newlines=False)
-        '<|im_start|>user↵Hi·there<|im_end|>↵'
-    """
-    return "".join(_visible_char(char, keep_newlines) for char in text)
-
-
-def _token_span_at(text: str, index: int) -> tuple[int, int] | None:
-    """The (start, end) of the special token of ``text`` that covers ``index``, if any."""
-    for match in SPECIAL_TOKEN_RE.finditer(text):
-        if match.start() <= index < match.end():
-            return match.span()
-        if match.start() > index:
-            break
-    return None
-
-
-def _snippet(text: str, start: int) -> str:
-    """A one-line visible excerpt of ``text`` from ``start``, never cutting a special token."""
-    if start >= len(text):
-        return _END_MARK
-    end = min(len(text), start + _SNIPPET_CHARS)
-    span = _token_span_at(text, end - 1)
-    if span is not None:
-        end = span[1]
-    excerpt = visible(text[start:end], keep_newlines=False)
-    return repr(excerpt + ("…" if end < len(text) else ""))
-
-
-def _first_index(expected: str, got: str) -> int | None:
-    for index, (left, right) in enumerate(zip(expected, got)):
-        if left != right:
-            return index
-    if len(expected) == len(got):
-        return None
-    return min(len(expected), len(got))
-
-
-def _line_and_column(text: str, index: int) -> tuple[int, int]:
-    line = text.count("\n", 0, index) + 1
-    column = index - (text.rfind("\n", 0, index) + 1) + 1
-    return line, column
-
-
-def _difference_start(expected: str, got: str, index: int) -> int:
-    """Move ``index`` back to the start of a special token that covers it on either side."""
-    start = index
-    for text in (expected, got):
-        span = _token_span_at(text, index)
-        if span is not None:
-            start = min(start, span[0])
-    return start
-
-
-def first_difference(expected: str, got: str) -> str | None:
-    """Describe where ``got`` first differs from ``expected``, in one line; ``None`` if equal.
-
-    The character index is 0-based, line and column are 1-based. When the difference falls inside
-    a special token (``<|im_end|>`` against ``<|im_start|>``), both excerpts start at that token
-    so that each side shows whole tokens.
-
-    Example:
-        >>> first_difference("<|im_end|>\\n", "<|im_end|> \\n")
-        "first difference at char 10 (line 1, column 11): expected '↵' but got '·↵'"
-    """
-    index = _first_index(expected, got)
-    if index is None:
-        return None
-    start = _difference_start(expected, got, index)
-    line, column = _line_and_column(expected if index <= len(expected) else got, index)
-    return (
-        f"first difference at char {index} (line {line}, column {column}): "
-        f"expected {_snippet(expected, start)} but got {_snippet(got, start)}"
-    )
 
 
 def _html_visible(text: str) -> str:

@@ -6,6 +6,10 @@ closes its turn with `<|im_end|>`, a base model runs on until `max_new_tokens` o
 document with `<|endoftext|>`. `generate_text` returns a `Generation` that keeps the special
 tokens and names the reason it stopped; `side_by_side` lays several generations out in columns.
 
+How a generation ended is not whether its answer is right, so the two get separate marks: the
+verdict on the ending is neutral (⏹ stopped on a special token, ✂ cut off), never ✅, and where
+the expected answer is known `answer_mark` adds ✅ or ❌ for the answer itself.
+
 Generation here is greedy (`do_sample=False`), so a cell gives the same output every time it
 runs on the same model. The prompt is text that already holds every special token it needs
 (e.g. from `apply_chat_template(..., tokenize=False)`), so it is encoded with
@@ -26,15 +30,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .display import show, visible
+from .world import answer_matches
 
 __all__ = [
     "END_OF_TURN", "END_OF_TEXT", "Generation", "generate_text", "side_by_side", "SideBySide",
     "stop_ids", "pad_token_id", "cut_at_stop", "as_generation", "generate_batch",
+    "answer_mark", "MARKS_LEGEND",
 ]
 
 END_OF_TURN = "<|im_end|>"  # ChatML's end of a turn: what an instruct model is trained to emit
 END_OF_TEXT = "<|endoftext|>"  # the end of a pretraining document
 DEFAULT_MAX_NEW_TOKENS = 48
+
+# Neutral marks for how generation ended: ending a turn is the format, not a right answer, so
+# it never gets the ✅ that checks and answers use (issue 18).
+STOPPED = "⏹"
+CUT_OFF = "✂"
+ANSWER_RULE = "the expected answer appears in the reply as a whole word (for a sum, as its last number)"
+MARKS_LEGEND = (f"{STOPPED} stopped on a special token, {CUT_OFF} cut off: how generation ended, not whether the "
+                f"answer is right. ✅ right answer, ❌ wrong answer: right when {ANSWER_RULE}.")
 
 _STYLE_TABLE = "border-collapse:collapse;table-layout:fixed;width:100%"
 _STYLE_CELL = "vertical-align:top;padding:4px 8px;border:1px solid #ddd;text-align:left"
@@ -67,23 +81,50 @@ class Generation:
 
     @property
     def verdict(self) -> str:
-        """One line saying how generation ended."""
+        """One line saying how generation ended (a neutral mark: it says nothing of the answer)."""
         n = len(self.new_ids)
+        tokens = f"{n} token" if n == 1 else f"{n} tokens"
         if self.stopped_by == END_OF_TURN:
-            return f"✅ ended its turn with {END_OF_TURN} after {n} tokens"
+            return f"{STOPPED} ended its turn with {END_OF_TURN} after {tokens}"
         if self.stopped_by == END_OF_TEXT:
-            return f"⚠️ ended the whole document with {END_OF_TEXT} after {n} tokens, not a turn"
+            return f"{STOPPED} ended the whole document with {END_OF_TEXT} after {tokens}, not a turn"
         if self.stopped_by is not None:
-            return f"⚠️ stopped at {self.stopped_by} after {n} tokens"
-        return f"❌ did not stop: cut off at max_new_tokens={self.max_new_tokens}"
+            return f"{STOPPED} stopped at {self.stopped_by} after {tokens}"
+        return f"{CUT_OFF} did not stop: cut off at max_new_tokens={self.max_new_tokens}"
+
+    def marks(self, answer: str | None = None) -> list[str]:
+        """The verdict on how generation ended, then, when the expected `answer` is known, the
+        separate mark for the answer itself (`answer_mark`)."""
+        return [self.verdict] + ([answer_mark(self.reply, answer)] if answer is not None else [])
+
+    def as_text(self, answer: str | None = None) -> str:
+        """The new text, whitespace and special tokens visible, then one line per mark."""
+        return visible(self.text) + "".join(f"\n[{mark}]" for mark in self.marks(answer))
+
+    def as_html(self, answer: str | None = None) -> str:
+        """The new text, special tokens highlighted, then one line per mark."""
+        marks = "".join(f"<div><b>{html.escape(mark)}</b></div>" for mark in self.marks(answer))
+        return f"{show(self.text)._repr_html_()}{marks}"
 
     def __str__(self) -> str:
-        return f"{visible(self.text)}\n[{self.verdict}]"
+        return self.as_text()
 
     __repr__ = __str__
 
     def _repr_html_(self) -> str:
-        return f"{show(self.text)._repr_html_()}<div><b>{html.escape(self.verdict)}</b></div>"
+        return self.as_html()
+
+
+def answer_mark(reply: str, answer: str) -> str:
+    """✅ or ❌ for what a reply says, apart from how it ended: right when `ANSWER_RULE` holds
+    (`world.answer_matches`), e.g. "Ottawa" as a word of "It is Ottawa.".
+
+    >>> answer_mark("It is Ottawa.", "Ottawa"), answer_mark("The capital of Switzerland is Bern.", "Ottawa")
+    ('✅ right answer (Ottawa)', '❌ wrong answer (expected Ottawa)')
+    """
+    if answer_matches(reply, answer):
+        return f"✅ right answer ({answer})"
+    return f"❌ wrong answer (expected {answer})"
 
 
 def stop_ids(model, tokenizer) -> list[int]:
@@ -213,9 +254,10 @@ def generate_text(model, tokenizer, prompt: str, max_new_tokens: int = DEFAULT_M
 
 
 class SideBySide:
-    """Generations in columns, one per label; shows the prompt once when all share it."""
+    """Generations in columns, one per label; shows the prompt once when all share it. Given the
+    expected `answer`, each column also marks the answer right or wrong, under a legend."""
 
-    def __init__(self, generations: Mapping[str, Generation]):
+    def __init__(self, generations: Mapping[str, Generation], answer: str | None = None):
         if not generations:
             raise ValueError("side_by_side() needs at least one generation, e.g. {'base': gen}")
         for label, generation in generations.items():
@@ -223,6 +265,7 @@ class SideBySide:
                 raise TypeError(f"side_by_side(): {label!r} is a {type(generation).__name__}, "
                                 "not a Generation from generate_text()")
         self.generations = dict(generations)
+        self.answer = answer
 
     @property
     def shared_prompt(self) -> str | None:
@@ -230,13 +273,14 @@ class SideBySide:
         return prompts.pop() if len(prompts) == 1 else None
 
     def __str__(self) -> str:
-        parts = []
+        # The legend comes first, so that every column ends with its own marks.
+        parts = [] if self.answer is None else [f"marks: {MARKS_LEGEND}"]
         if self.shared_prompt is not None:
             parts.append(f"── prompt ──\n{visible(self.shared_prompt)}")
         for label, generation in self.generations.items():
             if self.shared_prompt is None:
                 parts.append(f"── {label}: prompt ──\n{visible(generation.prompt)}")
-            parts.append(f"── {label} ──\n{generation}")
+            parts.append(f"── {label} ──\n{generation.as_text(self.answer)}")
         return "\n".join(parts)
 
     __repr__ = __str__
@@ -247,12 +291,17 @@ class SideBySide:
         cells = []
         for generation in self.generations.values():
             prompt = "" if shared is not None else f"<small>prompt</small>{show(generation.prompt)._repr_html_()}<small>generated</small>"
-            cells.append(f'<td style="{_STYLE_CELL}">{prompt}{generation._repr_html_()}</td>')
+            cells.append(f'<td style="{_STYLE_CELL}">{prompt}{generation.as_html(self.answer)}</td>')
         top = f"<small>prompt</small>{show(shared)._repr_html_()}" if shared is not None else ""
+        if self.answer is not None:
+            top = f"<p><small>{html.escape(MARKS_LEGEND)}</small></p>{top}"
         return (f'<div class="course-side-by-side">{top}<table style="{_STYLE_TABLE}">'
                 f"<tr>{header}</tr><tr>{''.join(cells)}</tr></table></div>")
 
 
-def side_by_side(generations: Mapping[str, Generation]) -> SideBySide:
-    """Lay generations out in columns, e.g. `side_by_side({"base": gen1, "instruct": gen2})`."""
-    return SideBySide(generations)
+def side_by_side(generations: Mapping[str, Generation], answer: str | None = None) -> SideBySide:
+    """Lay generations out in columns, e.g. `side_by_side({"base": gen1, "instruct": gen2})`.
+
+    With the expected `answer` (e.g. `answer="Paris"`), each column marks its answer right or
+    wrong (`answer_mark`), apart from how it ended."""
+    return SideBySide(generations, answer)

@@ -1,7 +1,8 @@
 """Where the course is running: device, training precision, Colab, the Hub, versions.
 
 The Hub decision itself (endpoint, proxies, offline variables, made once per kernel) is
-`hub.decision()`; `describe()` reports it.
+`hub.decision()`; `describe()` reports it, in five short lines, and lists the pinned libraries
+only when asked (`describe(libraries=True)`).
 
 One place decides the device and the precision (STYLE.md: take this from LLMs-from-scratch),
 so every lesson, script and benchmark agrees with what `describe()` prints.
@@ -97,8 +98,14 @@ def pinned_versions() -> dict[str, tuple[str, str | None]]:
     return {**versions, **from_extras}
 
 
-def describe() -> None:
-    """Print the environment report every lesson starts with."""
+def describe(libraries: bool = False) -> None:
+    """Print where the course runs, one line each: device, precision, Colab, the Hub, and whether
+    the libraries match the course's pins.
+
+    Args:
+        libraries: also list every pinned library with its installed version, flagging each
+            one that differs from the pin (`describe(libraries=True)`).
+    """
     device = device_summary()
     capability = device["capability"]
     print(f"device     : {device['device']} - {device['name']}"
@@ -106,10 +113,26 @@ def describe() -> None:
     print(f"precision  : {device['precision']} (what the SFT lesson trains in here)")
     print(f"colab      : {'yes' if in_colab() else 'no'}")
     print(f"hub        : {hub.decision().summary()}")
-    print("libraries  :")
-    for name, (spec, installed) in sorted(pinned_versions().items()):
-        flag = "" if installed and _satisfies(installed, spec) else "   <-- differs from the course pin"
-        print(f"  {name:<14} {installed or 'missing':<14} pinned {spec or '(any)'}{flag}")
+    versions = pinned_versions()
+    print(f"libraries  : {_libraries_summary(versions)}")
+    if libraries:
+        for name, (spec, installed) in sorted(versions.items()):
+            flag = "" if _matches_pin(installed, spec) else "   <-- differs from the course pin"
+            print(f"  {name:<14} {installed or 'missing':<14} pinned {spec or '(any)'}{flag}")
+
+
+def _libraries_summary(versions: dict[str, tuple[str, str | None]]) -> str:
+    """One line: do the installed libraries match the pins? The list itself is on request, so
+    that a first look at the environment stays short (issue 18)."""
+    differ = sorted(name for name, (spec, installed) in versions.items() if not _matches_pin(installed, spec))
+    if not differ:
+        return f"all {len(versions)} match the course pins (describe(libraries=True) lists them)"
+    return (f"{len(differ)} of {len(versions)} differ from the course pins: {', '.join(differ)} "
+            "(describe(libraries=True) lists them)")
+
+
+def _matches_pin(installed: str | None, spec: str) -> bool:
+    return installed is not None and _satisfies(installed, spec)
 
 
 def _satisfies(installed: str, spec: str) -> bool:

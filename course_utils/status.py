@@ -21,6 +21,11 @@ PASSED_LINE = "✅ {} passed"
 # How a failure message starts when the learner has not written an answer yet (the stub still
 # raises NotImplementedError, or a template is still None); grading turns it into NOT_ATTEMPTED.
 NOT_ATTEMPTED_YET = "not attempted yet"
+# What `check` prints, instead of raising, when the answer is still the placeholder (``...``) or
+# the stub: one line, and no exception, so Run All goes on to the next lesson cell. Grading
+# reads a check cell that printed ``NOT_ATTEMPTED_LINE.format(exercise_id)`` and more as
+# not attempted. ``❌ 01.messages: not attempted yet``
+NOT_ATTEMPTED_LINE = "❌ {}: " + NOT_ATTEMPTED_YET
 
 
 class CellStatus(enum.StrEnum):

@@ -2,16 +2,23 @@
 
 A JupyterLab server runs on 127.0.0.1 with its own config, runtime, settings and workspace
 folders (nothing from the machine's ~/.jupyter), a random token and a random port, serving a
-temporary copy of notebooks/ so that running cells never changes the repository. Debian's
-chromium, driven by playwright-core (tests/browser/lab_driver.mjs), then:
+temporary copy of notebooks/ and exercises/ so that running cells never changes the repository.
+Debian's chromium, driven by playwright-core (tests/browser/lab_driver.mjs), then:
   - opens 00_start_here, runs all cells from the Run menu, and finds every code cell executed
     with no error output;
   - does the same for a lesson;
   - opens a notebook that shows the template playground, types a template and a conversation
-    with the keyboard, and finds the kernel's highlighted rendering of what was typed.
+    with the keyboard, and finds the kernel's highlighted rendering of what was typed;
+  - opens each exercise notebook as a learner gets it, runs all cells, and finds every cell run
+    without error and each exercise's check saying, in one line, that it is not attempted yet
+    (issue 18, item 1);
+  - answers an exercise of lesson 03 wrong, then right, as a learner would (paste into the
+    answer cell, Shift+Enter twice), and finds the check's one-line feedback, then its pass
+    line (issue 18, item 8).
 Screenshots land in test-output/browser/. `COURSE_UPDATE_SCREENSHOTS=1` also copies the
-playground one to docs/img/playground.png, the README's picture (a plain test run leaves the
-repository's files alone).
+README's pictures to docs/img/: playground.png, and feedback-wrong.png / feedback-right.png (the
+exercise's cells after the wrong and after the right answer). A plain test run leaves the
+repository's files alone.
 
 Setup: tests/browser/install.sh (Debian chromium, then `npm ci`). Without them the tests are
 skipped on a laptop, and fail under CI (CI set), where .ci/run has installed them.
@@ -19,6 +26,7 @@ skipped on a laptop, and fail under CI (CI set), where .ci/run has installed the
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import shutil
@@ -30,9 +38,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from course_utils.grading.cells import (BEGIN, END, course_meta, exercise_ids, replace_solution,
+                                        role_of, source_of)
 from scripts.offline import offline_env
 from support.jupyter_server import stop_server, wait_for_server
-from support.paths import NOTEBOOKS, ROOT
+from support.paths import EXERCISES, NOTEBOOKS, ROOT, SOLUTIONS
 
 BROWSER_DIR = ROOT / "tests" / "browser"
 DRIVER = BROWSER_DIR / "lab_driver.mjs"
@@ -43,6 +53,10 @@ NODE = shutil.which("node")
 # busy cores, and a hung scenario still fails instead of stalling make test.
 SCENARIO_TIMEOUT_S = 100
 LESSON_PREFERRED = "01_messages_and_special_tokens"
+EXERCISE_NOTEBOOKS = sorted(p.stem for p in EXERCISES.glob("[0-9][0-9]_*.ipynb"))
+# The exercise answered wrong then right, and where its solution (and known mistakes) live.
+ANSWERED_NOTEBOOK = "03_writing_chat_templates"
+ANSWERED_EXERCISE = "03.chatml"
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -96,8 +110,9 @@ def _write_playground_notebook(folder: Path) -> Path:
 def lab(tmp_path_factory, browser_prerequisites):
     base = tmp_path_factory.mktemp("lab")
     root = base / "root"
-    shutil.copytree(NOTEBOOKS, root / "notebooks",
-                    ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    for folder in (NOTEBOOKS, EXERCISES):
+        shutil.copytree(folder, root / folder.name,
+                        ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     _write_playground_notebook(root / "playground")
     dirs = {name: base / name for name in ("config", "runtime", "data", "settings", "workspaces")}
     for d in dirs.values():
@@ -156,6 +171,35 @@ def lesson_to_open(root: Path) -> Path | None:
     return preferred if preferred.exists() else (lessons[0] if lessons else None)
 
 
+def exercise_scenario(notebook: str) -> str:
+    return f"exercise-{notebook}"
+
+
+def _changed_lines(a: str, b: str) -> int:
+    return sum(1 for line in difflib.ndiff(a.splitlines(), b.splitlines()) if line[:1] in "+-")
+
+
+def answer_attempts(notebook: str = ANSWERED_NOTEBOOK, exercise: str = ANSWERED_EXERCISE) -> dict:
+    """What the learner puts in the exercise's answer cell: a known mistake, then the solution.
+
+    Both from the solutions notebook's answer cell: the solution is its source without the
+    BEGIN/END SOLUTION marker lines; the mistake is the known-wrong answer closest to it (fewest
+    lines changed: for 03.chatml, one newline too many), put where the solution was, so the
+    cell keeps its instructions as a learner's would.
+    """
+    nb = nbformat.read(SOLUTIONS / f"{notebook}.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if role_of(c) == ("answer", exercise))
+    source = source_of(cell)
+    right = "\n".join(line for line in source.split("\n") if line.strip() not in (BEGIN, END))
+
+    def lines_from_solution(known: dict) -> int:
+        return _changed_lines(replace_solution(source, known["source"]), right)
+
+    mistake = min(course_meta(cell)["known_wrong"], key=lines_from_solution)
+    return {"exercise": exercise, "wrong": replace_solution(source, mistake["source"]),
+            "right": right, "expect": mistake["expect"], "why": mistake["why"]}
+
+
 @pytest.fixture(scope="module")
 def browser_run(lab, request):
     """Run the selected tests' scenarios in one browser session; {name: result} from its JSON files.
@@ -164,8 +208,8 @@ def browser_run(lab, request):
     notebook cost ~10 s a time on 2 busy cores. Only scenarios whose test is selected run
     (so `-k playground` does not run the lessons).
     """
-    selected = {item.originalname for item in request.session.items
-                if Path(str(item.path)) == Path(__file__)}
+    items = [item for item in request.session.items if Path(str(item.path)) == Path(__file__)]
+    selected = {item.originalname for item in items}
     scenarios = []
     if "test_start_here_runs_all_cells_without_error" in selected:
         if (lab["root"] / "notebooks" / "00_start_here.ipynb").exists():
@@ -175,13 +219,22 @@ def browser_run(lab, request):
         scenarios.append(f"run-all:{lesson.relative_to(lab['root']).as_posix()}:{lesson.stem}")
     if "test_playground_renders_what_is_typed_with_highlighted_special_tokens" in selected:
         scenarios.append("playground:playground/playground.ipynb:playground")
+    for item in items:
+        if item.originalname == "test_exercise_notebook_runs_all_cells_and_says_not_attempted_yet":
+            notebook = item.callspec.params["notebook"]
+            scenarios.append(f"run-all:exercises/{notebook}.ipynb:{exercise_scenario(notebook)}")
+    answers = lab["root"].parent / "answers.json"
+    if "test_a_wrong_answer_gets_its_feedback_then_the_solution_passes" in selected:
+        answers.write_text(json.dumps(answer_attempts()))
+        scenarios.append(f"answer:exercises/{ANSWERED_NOTEBOOK}.ipynb:feedback")
 
     OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
     for name in [s.rsplit(":", 1)[1] for s in scenarios]:
-        for stale in (f"{name}.png", f"{name}-failed.png", f"{name}.json"):
-            (OUTPUT_DIR / stale).unlink(missing_ok=True)
+        for suffix in (".png", "-failed.png", ".json", "-wrong.png", "-right.png"):
+            (OUTPUT_DIR / f"{name}{suffix}").unlink(missing_ok=True)
     cmd = [NODE, str(DRIVER), "--url", lab["url"], "--token", lab["token"],
-           "--out", str(OUTPUT_DIR), "--timeout", str(SCENARIO_TIMEOUT_S), *scenarios]
+           "--out", str(OUTPUT_DIR), "--timeout", str(SCENARIO_TIMEOUT_S),
+           "--answers", str(answers), *scenarios]
     proc = subprocess.run(cmd, cwd=BROWSER_DIR, capture_output=True, text=True,
                           timeout=SCENARIO_TIMEOUT_S * len(scenarios) + 60)
     return {"log": proc.stdout[-3000:] + proc.stderr[-3000:], "returncode": proc.returncode}
@@ -212,6 +265,18 @@ def assert_ran_cleanly(result: dict, notebook: str):
     assert not result["page_errors"], f"{notebook}: JavaScript errors: {result['page_errors']}"
 
 
+def stream_text(cell: dict) -> str:
+    return "".join(o["text"] for o in cell["outputs"] if o["output_type"] == "stream")
+
+
+def update_readme_screenshot(name: str):
+    """With COURSE_UPDATE_SCREENSHOTS=1, copy test-output/browser/NAME to docs/img/NAME."""
+    if os.environ.get("COURSE_UPDATE_SCREENSHOTS") == "1":
+        img = ROOT / "docs" / "img"
+        img.mkdir(parents=True, exist_ok=True)
+        shutil.copy(OUTPUT_DIR / name, img / name)
+
+
 def test_start_here_runs_all_cells_without_error(lab, browser_run):
     notebook = "notebooks/00_start_here.ipynb"
     assert (lab["root"] / notebook).exists(), "notebooks/00_start_here.ipynb is missing"
@@ -238,7 +303,53 @@ def test_playground_renders_what_is_typed_with_highlighted_special_tokens(browse
     highlighted = {t["text"] for t in result["highlighted_tokens"] if t["distinct"]}
     assert {"<|im_start|>", "<|im_end|>"} <= highlighted, (
         f"special tokens are not highlighted: {result['highlighted_tokens']}")
-    if os.environ.get("COURSE_UPDATE_SCREENSHOTS") == "1":
-        img = ROOT / "docs" / "img"
-        img.mkdir(parents=True, exist_ok=True)
-        shutil.copy(OUTPUT_DIR / "playground.png", img / "playground.png")
+    update_readme_screenshot("playground.png")
+
+
+@pytest.mark.parametrize("notebook", EXERCISE_NOTEBOOKS)
+def test_exercise_notebook_runs_all_cells_and_says_not_attempted_yet(lab, browser_run, notebook):
+    path = f"exercises/{notebook}.ipynb"
+    result = scenario_result(browser_run, exercise_scenario(notebook))
+    assert_ran_cleanly(result, path)
+    # Every exercise the notebook holds has its check cell, found by metadata as the grader does.
+    expected = exercise_ids(nbformat.read(lab["root"] / path, as_version=4))
+    checks = {c["course"]["id"]: c for c in result["code_cells"]
+              if (c["course"] or {}).get("role") == "check"}
+    assert expected and list(checks) == expected, (
+        f"{path}: check cells {list(checks)}, exercises {expected}")
+    for exercise_id, cell in checks.items():
+        # One line, nothing else: an unattempted exercise is not an error.
+        lines = stream_text(cell).splitlines()
+        other = [o["output_type"] for o in cell["outputs"] if o["output_type"] != "stream"]
+        assert len(lines) == 1 and lines[0].startswith(f"❌ {exercise_id}: not attempted yet") \
+            and not other, f"{path}, check of {exercise_id} showed {lines} and outputs {other}"
+
+
+def test_a_wrong_answer_gets_its_feedback_then_the_solution_passes(browser_run):
+    attempts = answer_attempts()
+    exercise = attempts["exercise"]
+    result = scenario_result(browser_run, "feedback")
+    wrong, right = result["wrong"], result["right"]
+
+    # The paste put exactly the meant text in the cell, and the cell ran without error.
+    for attempt, seen in (("wrong", wrong), ("right", right)):
+        assert seen["answer_source"] == attempts[attempt], (
+            f"the {attempt} answer was not pasted as is")
+        assert not [o for o in seen["answer_cell"]["outputs"] if o["output_type"] == "error"]
+
+    # Wrong (a known mistake): the check's one line names the exercise and the difference.
+    errors = [o for o in wrong["check_cell"]["outputs"] if o["output_type"] == "error"]
+    assert [o["ename"] for o in errors] == ["CheckFailed"], wrong["check_cell"]["outputs"]
+    assert errors[0]["evalue"].startswith(f"{exercise}: ")
+    assert attempts["expect"] in errors[0]["evalue"], (
+        f"the feedback for {attempts['why']!r} does not say {attempts['expect']!r}: "
+        f"{errors[0]['evalue']}")
+
+    # Right (the solution): the check passes, and says so in one line.
+    assert [o["output_type"] for o in right["check_cell"]["outputs"]] == ["stream"]
+    assert stream_text(right["check_cell"]) == f"✅ {exercise} passed\n"
+
+    for attempt in ("wrong", "right"):
+        shot = f"feedback-{attempt}.png"
+        assert (OUTPUT_DIR / shot).exists(), f"no screenshot {shot}"
+        update_readme_screenshot(shot)

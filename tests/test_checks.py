@@ -13,7 +13,7 @@ import warnings
 
 import pytest
 
-from course_utils.checks import CheckFailed, call, check, expect_equal, expect_text, exercise
+from course_utils.checks import CheckFailed, call, check, expect_equal, expect_text, exercise, when_answered
 from course_utils.checks import registry
 from course_utils.checks.lesson01 import CONVERSATION
 
@@ -71,12 +71,32 @@ def test_ipython_shows_the_message_without_a_traceback():
 
 # --- calling learner code -----------------------------------------------------------------
 
-def test_a_stub_is_reported_as_not_attempted():
+def test_a_stub_is_reported_as_not_attempted_in_one_line_without_stopping_run_all(capsys):
     def add_turn(messages, role, content):
         raise NotImplementedError()
 
-    assert failure("01.history", add_turn) == (
-        "01.history: not attempted yet: add_turn still raises NotImplementedError")
+    check("01.history", add_turn)  # no exception: Run All goes on to the next cell
+    assert capsys.readouterr().out == (
+        "❌ 01.history: not attempted yet: add_turn still raises NotImplementedError\n")
+
+
+def test_the_placeholder_is_reported_as_not_attempted_in_one_line(capsys):
+    check("01.messages", ...)
+    assert capsys.readouterr().out == (
+        "❌ 01.messages: not attempted yet: the answer cell still holds the placeholder ...; "
+        "replace it with your answer\n")
+
+
+def test_when_answered_turns_a_stub_called_by_a_lesson_cell_into_one_line(capsys):
+    def typed_control_tokens(tokenizer, messages):
+        raise NotImplementedError()
+
+    with when_answered():
+        print(typed_control_tokens(None, []))
+    assert capsys.readouterr().out == (
+        "⏳ typed_control_tokens() is not written yet: this cell shows its output once it is.\n")
+    with pytest.raises(ValueError), when_answered():
+        raise ValueError("any other error goes through")
 
 
 def test_an_endless_loop_is_stopped_by_the_time_limit(short_time_limit):
@@ -140,7 +160,7 @@ def test_expect_equal_points_at_the_first_differing_item():
     expected = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]
     with pytest.raises(CheckFailed) as info:
         expect_equal(got, expected, "f(x)")
-    assert str(info.value).startswith("f(x)[1]['content'] is 'Hello ', expected 'Hello'; first difference at char 5")
+    assert str(info.value).startswith("f(x)[1]['content'] is 'Hello ', expected 'Hello'; first difference at character 6")
 
 
 def test_expect_equal_tells_a_tuple_from_a_list():

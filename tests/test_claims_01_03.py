@@ -35,6 +35,16 @@ def _outputs(path):
                 yield cell.id, output.get("data", {}).get("text/plain", "")
 
 
+# --- 01: the first conversation, shown message by message ---------------------------------------
+
+def test_lesson01_shows_its_first_conversation_by_role_oldest_first_as_the_text_says():
+    assert "look at the role above each message, and at the order, oldest first" in cell_source(LESSON01, "l01-00")
+    headings = re.findall(r"^\[(\d+)\] (\w+)$", stored_text(LESSON01, "l01-01"), flags=re.MULTILINE)
+    assert headings == [("0", "system"), ("1", "user"), ("2", "assistant"), ("3", "user")]
+    assert "Three roles" in cell_source(LESSON01, "l01-02")
+    assert stored_text(LESSON01, "l01-01").rstrip().endswith("And of Japan?")  # "Look at the last message"
+
+
 # --- 01.injection -----------------------------------------------------------------------------
 
 def test_injection_exercise_is_not_a_copy_of_the_lessons_sanitize_cell():

@@ -63,10 +63,12 @@ def test_02_foreign_format_keeps_the_stop_but_loses_the_answers_as_the_text_says
     assert llama_stop >= 0.9, "'still ends its turn almost every time'"
     assert llama_right < 1 / 3 and "under a third" in text
     assert llama_right < chatml_right - 0.5
-    # The single example above the measurement: a ✅ with a wrong answer, which the text explains.
+    # The single example above the measurement: a turn that ended with a wrong answer, marked apart.
     columns = _columns(stored_text(L02, "l02-23"))
-    assert "✅" in columns["Llama-2 (never seen)"] and "Paris" not in columns["Llama-2 (never seen)"]
-    assert "only says that the turn ended" in cell_source(L02, "l02-22")
+    llama = columns["Llama-2 (never seen)"]
+    assert "⏹ ended its turn" in llama and llama.rstrip().endswith("[❌ wrong answer (expected Paris)]")
+    assert "[✅ right answer (Paris)]" in columns["ChatML (trained on it)"] and "✅ ended" not in llama
+    assert "only says that the turn ended" in cell_source(L02, "l02-22") and "❌" in cell_source(L02, "l02-22")
 
 
 def test_02_double_bos_is_shown_then_fixed():
@@ -96,3 +98,12 @@ def test_04_without_generation_prompt_the_nano_model_skips_the_header_as_the_tex
 def test_04_llama2_prefill_example_starts_with_one_bos_and_a_space_after_inst():
     shown = stored_text(S04, "s04-18")
     assert shown.startswith("<s>[INST]") and "[/INST]·The·capital" in shown
+
+
+def test_04_the_conversation_the_mask_covers_has_the_two_assistant_replies_the_text_points_at():
+    assert "Look at the two `assistant` messages" in cell_source(L04, "l04-37")
+    roles = re.findall(r"^\[\d+\] (\w+)$", stored_text(L04, "l04-38"), flags=re.MULTILINE)
+    assert roles == ["system", "user", "assistant", "user", "assistant"]
+    # The mask below trains on exactly those two replies.
+    strip = stored_text(L04, "l04-28").rpartition("\n(")[0]  # without the legend "(N of M tokens ..., inside ⟦ ⟧)"
+    assert len(re.findall(r"⟦(.*?)⟧", strip)) == roles.count("assistant")

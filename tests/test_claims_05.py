@@ -5,6 +5,7 @@ around it makes, and fails when a re-run (new assets, new library versions) make
 
 - TRL is written in plain sight: the lesson's cells build `SFTConfig(...)` and `SFTTrainer(...)`;
 - the main run holds out a validation split and its validation loss stays level at the end;
+- the before/after table marks how each reply ended apart from whether its answer is right;
 - overfitting: on 40 conversations for 30 epochs the validation loss rises after its lowest
   point while the training loss keeps falling;
 - the learning-rate table: the plan's rate has the lowest validation loss, a tenth of it has not
@@ -83,6 +84,23 @@ def test_main_run_plots_both_losses_and_its_validation_loss_stays_level():
 def test_after_sft_every_reply_ends_its_turn():
     scores = summaries("l05-23")
     assert scores["base"][0] == 0.0 and scores["after SFT"][0] == 1.0
+
+
+def test_each_reply_shown_is_marked_for_its_ending_and_apart_for_its_answer():
+    """Issue 18: a ✅ for ending the turn read as "correct"; the answer has a mark of its own."""
+    from course_utils.world import answer_matches
+
+    text = stored_text(LESSON, "l05-23")
+    replies = re.findall(r"^  (?:base|after SFT): ['\"](.*)['\"] \[(.+?)\] "
+                         r"\[([✅❌]) (right|wrong) answer \((?:expected )?(\w+)\)\]$", text, re.M)
+    assert len(replies) == 8, text
+    for generated, ending, mark, word, answer in replies:
+        assert ending.startswith(("⏹", "✂")), f"an ending marked like an answer: {ending}"
+        reply = generated.replace("<|im_end|>", "").replace("<|endoftext|>", "")
+        assert (mark == "✅") == (word == "right") == answer_matches(reply, answer), (generated, answer)
+    assert "not whether the answer is right" in text, "the legend is missing"
+    source = cell_source(LESSON, "l05-22")
+    assert "two marks" in source and "perfectly formed and still wrong" in source
 
 
 # --- overfitting --------------------------------------------------------------------------------

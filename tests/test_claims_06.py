@@ -5,7 +5,6 @@ when a re-run changes the output so that the text is no longer true.
 """
 from __future__ import annotations
 
-import ast
 import re
 
 from support.paths import ROOT
@@ -15,9 +14,37 @@ LESSON = ROOT / "notebooks" / "06_tool_use.ipynb"
 SOLUTIONS = ROOT / "solutions" / "06_tool_use.ipynb"
 
 
+_HEADING = re.compile(r"^ *(↳ )?\[(\d+)\] (\w+)(?: · (.*))?$")
+_CALL = re.compile(r"^ +tool call · id (\S+)$")
+
+
 def _messages(cell_id: str) -> list[dict]:
-    """The messages a cell printed, one dict per line."""
-    return [ast.literal_eval(line) for line in stored_text(LESSON, cell_id).splitlines() if line.startswith("{")]
+    """The messages a cell showed with `show_conversation`, read back from its plain text:
+    role, what the heading says after it (`answers call_1_1`), the text (whitespace collapsed,
+    so that wrapping does not matter), the ids of its tool calls, and whether it was shown
+    nested under a call."""
+    shown, current, top = {}, None, None
+    for line in stored_text(LESSON, cell_id).splitlines():
+        if heading := _HEADING.match(line):
+            nested, index, role, about = heading.groups()
+            current = shown[int(index)] = {"role": role, "about": about or "", "text": "", "call_ids": [],
+                                           "nested": bool(nested)}
+            top = top if nested else current
+        elif call := _CALL.match(line):
+            top["call_ids"].append(call.group(1))
+            current = None  # the call's JSON belongs to the call, not to a message's text
+        elif current is not None and not line.startswith("made visible:"):
+            current["text"] = " ".join((current["text"] + " " + line).split())
+    assert sorted(shown) == list(range(len(shown))), f"{cell_id} does not show every message once: {sorted(shown)}"
+    return [shown[index] for index in sorted(shown)]
+
+
+def test_the_hand_built_messages_show_the_result_under_its_call_as_the_text_says():
+    assert "show_conversation(messages)" in cell_source(LESSON, "l06-30")
+    _question, assistant, result = _messages("l06-30")
+    assert assistant["call_ids"] == ["call_1"]
+    assert result["nested"] and result["about"] == "get_weather · answers call_1"
+    assert "under the call whose `id` its `tool_call_id` names" in cell_source(LESSON, "l06-29")
 
 
 def _rates(line: str) -> dict[str, float]:
@@ -26,11 +53,11 @@ def _rates(line: str) -> dict[str, float]:
 
 def test_after_a_misspelt_tool_the_nano_instruct_gives_up_as_the_text_says():
     messages = _messages("l06-40")
-    assert messages[2]["role"] == "tool" and "Did you mean 'get_weather'?" in messages[2]["content"]
+    assert messages[2]["role"] == "tool" and "Did you mean 'get_weather'?" in messages[2]["text"]
     last = messages[-1]
     # What the text says: the error names the fix, the model apologises instead of calling again.
-    assert len(messages) == 4 and last["role"] == "assistant" and not last.get("tool_calls"), messages
-    assert "<tool_call>" not in last["content"]
+    assert len(messages) == 4 and last["role"] == "assistant" and not last["call_ids"], messages
+    assert "<tool_call>" not in last["text"]
     said = cell_source(LESSON, "l06-39")
     assert "does **not** call again" in said and "Teach a model to call tools" in said
     assert "so the model can try again" not in cell_source(LESSON, "l06-37")
@@ -38,18 +65,19 @@ def test_after_a_misspelt_tool_the_nano_instruct_gives_up_as_the_text_says():
 
 def test_the_two_call_reply_is_one_assistant_message_and_the_text_says_what_the_model_did_next():
     messages = _messages("l06-49")
-    first, *results = messages[:3]
-    assert [call["id"] for call in first["tool_calls"]] == ["call_1_1", "call_1_2"]
-    assert [m["tool_call_id"] for m in results] == ["call_1_1", "call_1_2"]
+    first, *results = messages[1:4]
+    assert first["role"] == "assistant" and first["call_ids"] == ["call_1_1", "call_1_2"]
+    assert [m["about"].split(" · ")[-1] for m in results] == ["answers call_1_1", "answers call_1_2"]
+    assert all(m["nested"] for m in results)  # "each with its result under it"
     said = cell_source(LESSON, "l06-60")
-    assert "one assistant message with two `tool_calls`" in said
-    later = messages[3:]
-    final = later[-1]["content"]
+    assert "Look at message [1]: one assistant message with two `tool_calls`, each with its result under it" in said
+    later = messages[4:]
+    final = later[-1]["text"]
     # The text says the model does not answer the question: neither result is in its answer.
     assert "Lima" not in final and "69.8" not in final
     # ... that its next reply is a broken call, which the loop answered with an error ...
-    assert "<tool_call>" in later[0]["content"] and "never closed" in said
-    assert later[1]["role"] == "tool" and "is not closed" in later[1]["content"]
+    assert "<tool_call>" in later[0]["text"] and "never closed" in said
+    assert later[1]["role"] == "tool" and "is not closed" in later[1]["text"]
     # ... and names the city its final answer is about.
     city = re.search(r"weather in (\w+)", final).group(1)
     assert city in said and city not in cell_source(LESSON, "l06-49")

@@ -31,7 +31,7 @@ def test_first_difference_names_index_line_column_and_both_sides():
     message = first_difference(CHAT, got)
     index = CHAT.index("<|im_end|>", CHAT.index("Hello!"))
     assert message == (
-        f"first difference at char {index} (line 4, column 7): "
+        f"first difference at character {index + 1} (line 4, column 7): "
         "expected '<|im_end|>↵' but got '·<|im_end|>↵'"
     )
     assert "\n" not in message
@@ -39,13 +39,13 @@ def test_first_difference_names_index_line_column_and_both_sides():
 
 def test_difference_inside_a_special_token_shows_whole_tokens():
     message = first_difference("Hi<|im_end|>", "Hi<|im_start|>")
-    # index 7 is where "e" and "s" differ, but both excerpts start at the token (index 2)
-    assert message == "first difference at char 7 (line 1, column 8): expected '<|im_end|>' but got '<|im_start|>'"
+    # character 8 is where "e" and "s" differ, but both excerpts start at the token (character 3)
+    assert message == "first difference at character 8 (line 1, column 8): expected '<|im_end|>' but got '<|im_start|>'"
 
 
 def test_missing_trailing_newline_is_reported_as_end_of_text():
     message = first_difference("Hi<|im_end|>\n", "Hi<|im_end|>")
-    assert message == "first difference at char 12 (line 1, column 13): expected '↵' but got ⟨end of text⟩"
+    assert message == "first difference at character 13 (line 1, column 13): expected '↵' but got ⟨end of text⟩"
 
 
 def test_long_tail_is_cut_with_an_ellipsis_but_never_inside_a_token():
@@ -61,6 +61,14 @@ def test_diff_str_is_the_one_line_and_html_escapes_untrusted_text():
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert 'class="course-diff-at"' in page
     assert diff("a", "a").equal and "identical" in str(diff("a", "a"))
+
+
+def test_lessons_still_import_the_difference_helpers_from_display():
+    from course_utils import difference, display
+
+    assert display.first_difference is difference.first_difference and display.visible is difference.visible
+    assert display.SPECIAL_TOKEN_RE is difference.SPECIAL_TOKEN_RE
+    assert isinstance(display.diff("a", "b"), display.Diff)
 
 
 def test_diff_rejects_non_strings_with_the_side_named():
@@ -141,7 +149,7 @@ def test_show_mask_length_mismatch_names_both_lengths(tiny_tokenizer):
 def test_docstring_examples_run():
     import doctest
 
-    from course_utils import display
+    from course_utils import difference, display
 
-    result = doctest.testmod(display)
-    assert result.attempted >= 3 and result.failed == 0
+    results = [doctest.testmod(module) for module in (display, difference)]
+    assert sum(r.attempted for r in results) >= 3 and sum(r.failed for r in results) == 0

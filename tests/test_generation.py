@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from course_utils.generation import END_OF_TEXT, END_OF_TURN, Generation, generate_text, side_by_side
+from course_utils.generation import (END_OF_TEXT, END_OF_TURN, MARKS_LEGEND, Generation, answer_mark, generate_text,
+                                     side_by_side)
 from support.tiny_tokenizer import build_tiny_tokenizer
 
 SPECIALS = [END_OF_TEXT, "<|im_start|>", END_OF_TURN]  # ids 0, 1, 2, as in SmolLM2
@@ -120,6 +121,50 @@ def test_generation_prints_with_visible_whitespace():
     gen = Generation(prompt="p", new_ids=[5, 2], text="a b<|im_end|>", reply="a b",
                      stopped_by=END_OF_TURN, max_new_tokens=8)
     assert str(gen).startswith("a·b<|im_end|>")
+
+
+# --- honest marks: how a generation ended is not whether its answer is right (issue 18) -------
+
+def finished(text: str, reply: str, n: int = 3, stopped_by=END_OF_TURN) -> Generation:
+    return Generation(prompt="p", new_ids=list(range(n)), text=text, reply=reply, stopped_by=stopped_by,
+                      max_new_tokens=8)
+
+
+def test_ending_a_turn_gets_a_neutral_mark_never_a_check_mark():
+    wrong = finished("The capital of Switzerland is Bern.<|im_end|>", "The capital of Switzerland is Bern.")
+    assert wrong.verdict == "⏹ ended its turn with <|im_end|> after 3 tokens"
+    for gen in (wrong, finished("Paris.<|endoftext|>", "Paris.", stopped_by=END_OF_TEXT),
+                finished("Paris and", "Paris and", stopped_by=None)):
+        assert "✅" not in gen.verdict and "❌" not in gen.verdict, gen.verdict
+
+
+def test_a_verdict_counts_one_token_in_the_singular():
+    assert finished("<|im_end|>", "", n=1).verdict.endswith("after 1 token")
+    assert finished("Paris.<|endoftext|>", "Paris.", n=1, stopped_by=END_OF_TEXT).verdict == \
+        "⏹ ended the whole document with <|endoftext|> after 1 token, not a turn"
+
+
+def test_a_known_answer_is_marked_right_or_wrong_apart_from_how_the_turn_ended():
+    wrong = finished("The capital of Switzerland is Bern.<|im_end|>", "The capital of Switzerland is Bern.")
+    right = finished("It is Ottawa.<|im_end|>", "It is Ottawa.")
+    assert wrong.marks("Ottawa") == [wrong.verdict, "❌ wrong answer (expected Ottawa)"]
+    assert right.marks("Ottawa") == [right.verdict, "✅ right answer (Ottawa)"]
+    assert wrong.marks() == [wrong.verdict], "no answer known, no answer mark"
+    assert answer_mark("2 plus 3 is 5.", "5").startswith("✅") and answer_mark("5 plus 1 is 6.", "5").startswith("❌")
+
+
+def test_side_by_side_with_an_answer_marks_each_column_under_a_legend_that_says_how():
+    table = side_by_side({"ChatML": finished("Paris is the capital.<|im_end|>", "Paris is the capital."),
+                          "Llama-2": finished("5 plus 1 is 6.<|im_end|>", "5 plus 1 is 6.")}, answer="Paris")
+    text = str(table)
+    assert text.startswith(f"marks: {MARKS_LEGEND}"), "the legend comes first, so each column ends with its marks"
+    assert "whole word" in MARKS_LEGEND and "not whether the answer is right" in MARKS_LEGEND
+    assert text.endswith("[⏹ ended its turn with <|im_end|> after 3 tokens]\n[❌ wrong answer (expected Paris)]")
+    assert "[✅ right answer (Paris)]" in text
+    html = table._repr_html_()
+    assert "✅ right answer (Paris)" in html and "❌ wrong answer (expected Paris)" in html
+    assert "not whether the answer is right" in html
+    assert "marks:" not in str(side_by_side({"a": finished("x<|im_end|>", "x")})), "no answer, no legend"
 
 
 # --- on the course's own models: the claims lesson 02 makes --------------------------------

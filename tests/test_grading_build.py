@@ -10,7 +10,7 @@ import nbformat
 import pytest
 
 from course_utils.grading.authoring import AuthoringError, exercises_of, stale_files
-from course_utils.grading.cells import ANSWER, CHECK, replace_solution, role_of, source_of
+from course_utils.grading.cells import ANSWER, CHECK, replace_solution, role_of, source_of, stub_for
 from course_utils.grading.manifest import MANIFEST_PATH, load_manifest
 from support.paths import ROOT
 
@@ -25,16 +25,26 @@ def test_exercises_and_manifest_are_up_to_date():
 
 
 @pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda p: p.stem)
-def test_exercise_notebook_has_stubs_and_no_answers_outputs_or_instructor_metadata(solution):
+def test_exercise_notebook_has_stubs_and_no_answers_or_instructor_metadata(solution):
     exercise = nbformat.read(ROOT / "exercises" / solution.name, as_version=4)
     text = (ROOT / "exercises" / solution.name).read_text(encoding="utf-8")
-    assert "BEGIN SOLUTION" not in text and "known_wrong" not in text
+    assert "BEGIN SOLUTION" not in text and "known_wrong" not in text and "known_right" not in text
     for cell in exercise.cells:
-        if cell.cell_type == "code":
-            assert cell.outputs == [] and cell.execution_count is None
         role, _ = role_of(cell)
         if role == ANSWER:
-            assert "raise NotImplementedError()" in source_of(cell)
+            source = source_of(cell)
+            assert "    raise NotImplementedError()" in source or " = ...  # YOUR CODE HERE" in source, source
+
+
+def test_a_value_stub_is_its_name_bound_to_the_placeholder():
+    answer = "# Assign your template\n### BEGIN SOLUTION\nchatml = r\"{{ x }}\"\n### END SOLUTION"
+    assert stub_for(answer, 'check("03.chatml", chatml)') == "# Assign your template\nchatml = ...  # YOUR CODE HERE"
+
+
+def test_a_function_stub_raises_inside_the_body_so_the_cell_itself_runs():
+    answer = "def f(x):\n    \"\"\"Doc.\"\"\"\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION"
+    assert stub_for(answer, 'check("01.f", f)') == (
+        "def f(x):\n    \"\"\"Doc.\"\"\"\n    # YOUR CODE HERE\n    raise NotImplementedError()")
 
 
 @pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda p: p.stem)
@@ -104,6 +114,8 @@ def test_make_exercises_writes_then_check_mode_reports_a_changed_solution(tmp_pa
 
     assert run().returncode == 0
     assert run("--check").returncode == 0
+    written = nbformat.read(tmp_path / "exercises" / SOLUTIONS[0].name, as_version=4)
+    assert all(c.execution_count for c in written.cells if c.cell_type == "code"), "the outputs of a run are stored"
     manifest = json.loads((tmp_path / "course_utils" / "grading" / "manifest.json").read_text())
     assert list(manifest["lessons"]) == [SOLUTIONS[0].stem]
 
@@ -116,3 +128,19 @@ def test_make_exercises_writes_then_check_mode_reports_a_changed_solution(tmp_pa
     assert result.returncode == 1
     assert "stale: course_utils/grading/manifest.json" in result.stdout
     assert "stale: exercises/99_gone.ipynb" in result.stdout
+
+
+def test_an_exercise_notebook_that_stops_run_all_fails_make_exercises_and_is_run_again(tmp_path):
+    (tmp_path / "solutions").mkdir()
+    nb = nbformat.read(SOLUTIONS[0], as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell("raise ValueError('a lesson cell that breaks Run All')"))
+    nbformat.write(nb, tmp_path / "solutions" / SOLUTIONS[0].name)
+
+    def run(*args):
+        return subprocess.run([*MAKE_EXERCISES, "--root", str(tmp_path), *args], cwd=ROOT,
+                              capture_output=True, text=True)
+
+    result = run()
+    assert result.returncode == 1 and "a lesson cell that breaks Run All" in result.stdout
+    check = run("--check")
+    assert check.returncode == 1 and f"not run: exercises/{SOLUTIONS[0].name}" in check.stdout

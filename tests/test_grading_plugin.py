@@ -35,9 +35,11 @@ def folder(tmp_path):
 
 @pytest.mark.slow
 def test_nbval_grading_gives_the_in_process_verdicts_in_junit_and_json(folder):
-    # A submission with two solutions and two known-wrong answers, graded by a real kernel.
+    # A submission with stubs (01.messages's `messages = ...` and 01.injection's function that
+    # raises NotImplementedError: `check` prints "not attempted yet" for both), a known-wrong
+    # answer and a solution, graded by a real kernel.
     _, nb, specs = read_solution(SOLUTION)
-    chosen = {spec.id: (spec.known_wrong[0].source if i % 2 else spec.answer_source)
+    chosen = {spec.id: (spec.stub_source, spec.known_wrong[0].source, spec.answer_source)[i % 3]
               for i, spec in enumerate(specs)}
     for cell in nb.cells:
         role, exercise_id = role_of(cell)
@@ -49,6 +51,7 @@ def test_nbval_grading_gives_the_in_process_verdicts_in_junit_and_json(folder):
                "--junitxml", str(folder / "junit.xml"))
 
     expected = {c.spec.id: c.grade(chosen[c.spec.id]).as_dict() for c in exercise_contexts(SOLUTION)}
+    assert [r["status"] for r in expected.values()] == ["not attempted", "failed", "passed", "not attempted"]
     results = json.loads((folder / "r.json").read_text())["notebooks"][0]
     assert results["complete"] and {r["id"]: r for r in results["exercises"]} == expected
     junit = {}

@@ -8,7 +8,7 @@ The layers (course_utils/__init__.py and docs/ARCHITECTURE.md say the same, in w
     widgets            the template playground
     portability tools sft          what lessons 03, 05 and 06 teach with
     runtime models generation templates          loading, rendering, generating
-    assets status quiet display world hub conversations   leaves: no other course module needed
+    assets status quiet display difference chat_view world hub conversations   leaves
 
 Imports inside a function count: a deferred import is still a dependency.
 """
@@ -24,7 +24,7 @@ from support.paths import ROOT
 
 PACKAGE = ROOT / "course_utils"
 LAYERS = [
-    {"assets", "status", "quiet", "display", "world", "hub", "conversations"},
+    {"assets", "status", "quiet", "display", "difference", "chat_view", "world", "hub", "conversations"},
     {"runtime", "models", "generation", "templates"},
     {"portability", "tools", "sft", "families", "kestrel"},
     {"widgets"},

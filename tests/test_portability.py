@@ -81,6 +81,13 @@ def test_lint_reports_a_syntax_error_as_a_finding():
     assert finding.rule == "syntax-error" and finding.line == 2
 
 
+@pytest.mark.parametrize("template", ["{% if messages", "{% for m in messages %}{% endif %}", "{{ a ) }}"])
+def test_a_syntax_error_finding_reads_as_sentences_before_the_fix(template):
+    # jinja2's messages end with a full stop, or do not; the finding adds exactly one.
+    [finding] = lint(template)
+    assert ".." not in str(finding) and ". Fix: fix the syntax first" in str(finding)
+
+
 def test_lint_str_is_one_line_naming_the_engines_it_breaks_and_the_fix():
     [finding] = lint("{{ messages[0].content.lower() }}")
     assert str(finding) == ("line 1 [python-method] breaks minijinja strict: `.lower()` is a Python method: strict "
@@ -128,7 +135,7 @@ def test_tojson_behaves_as_in_transformers_in_both_engines():
 def test_float_printing_difference_is_located():
     check = cross_check("{{ 1e100 }}", CHAT)
     assert not check.portable and not check.pycompat_portable
-    assert check.difference.startswith("first difference at char 1 (line 1, column 2)")
+    assert check.difference.startswith("first difference at character 2 (line 1, column 2)")
     assert "(expected = jinja2, got = minijinja); with pycompat the same difference" in str(check)
 
 

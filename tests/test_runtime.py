@@ -55,11 +55,50 @@ def test_pinned_versions_cover_the_course_libraries_and_match_what_is_installed(
     assert spec == "==5.23.0" and installed == "5.23.0"
 
 
-def test_describe_reports_device_precision_colab_hub_and_versions(monkeypatch, capsys):
+def _described(monkeypatch, capsys, **kwargs) -> list[str]:
     monkeypatch.setenv("COURSE_OFFLINE", "1")
     monkeypatch.setattr(runtime.hub, "_decision", None)  # decide anew under this environment
-    runtime.describe()
-    report = capsys.readouterr().out
-    for field in ("device", "precision", "colab", "hub", "transformers"):
-        assert field in report
-    assert "COURSE_OFFLINE=1" in report
+    runtime.describe(**kwargs)
+    return capsys.readouterr().out.splitlines()
+
+
+def test_describe_is_five_short_lines_device_precision_colab_hub_libraries(monkeypatch, capsys):
+    lines = _described(monkeypatch, capsys)
+    assert [line.split(":")[0].strip() for line in lines] == ["device", "precision", "colab", "hub", "libraries"]
+    assert "COURSE_OFFLINE=1" in lines[3]
+    assert lines[4] == f"libraries  : all {len(runtime.pinned_versions())} match the course pins " \
+                       "(describe(libraries=True) lists them)"
+
+
+def test_describe_lists_every_pinned_library_on_request(monkeypatch, capsys):
+    lines = _described(monkeypatch, capsys, libraries=True)
+    listed = [line.split()[0] for line in lines[5:]]
+    assert listed == sorted(runtime.pinned_versions()) and "transformers" in listed
+
+
+def test_a_library_that_differs_from_its_pin_is_named_in_the_short_report(monkeypatch, capsys):
+    pins = {"transformers": ("==5.23.0", "4.57.1"), "trl": ("==1.16.0", None), "jinja2": ("==3.1.6", "3.1.6")}
+    monkeypatch.setattr(runtime, "pinned_versions", lambda: pins)
+    lines = _described(monkeypatch, capsys, libraries=True)
+    assert lines[4] == "libraries  : 2 of 3 differ from the course pins: transformers, trl " \
+                       "(describe(libraries=True) lists them)"
+    flagged = [line.split()[0] for line in lines[5:] if line.endswith("<-- differs from the course pin")]
+    assert flagged == ["transformers", "trl"]
+
+
+def test_lesson_00_names_each_line_describe_prints_and_counts_them():
+    """The text above lesson 00's describe() cell says how many lines to look at and names each."""
+    import re
+
+    from support.paths import NOTEBOOKS
+    from support.stored_outputs import cell_source, stored_text
+
+    lesson = NOTEBOOKS / "00_start_here.ipynb"
+    printed = stored_text(lesson, "948b7765").strip().splitlines()
+    fields = [line.split(":")[0].strip() for line in printed]
+    assert fields == ["device", "precision", "colab", "hub", "libraries"]
+    text = cell_source(lesson, "22e773e3")
+    assert "Look at the five lines below" in text and len(printed) == 5
+    for field in fields:
+        assert re.search(rf"\*\*{field}\*\*", text), f"the text does not explain the {field} line"
+    assert "describe(libraries=True)" in text

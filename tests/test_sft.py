@@ -269,6 +269,36 @@ def test_prompts_are_rendered_with_the_generation_prompt(nano_tokenizer):
     assert seen[0].endswith("<|im_start|>user\nWhat is 2 plus 2?<|im_end|>\n<|im_start|>assistant\n")
 
 
+# --- before/after: a reply's ending and its answer are marked apart (issue 18) ---------------
+
+def _reply(text: str, stopped_by: str | None):
+    from course_utils.generation import Generation
+
+    return Generation(prompt="p", new_ids=[7] * 5, text=text + (stopped_by or ""), reply=text,
+                      stopped_by=stopped_by, max_new_tokens=64)
+
+
+def test_before_after_marks_a_well_ended_wrong_answer_as_ended_and_wrong():
+    from course_utils.generation import MARKS_LEGEND
+    from course_utils.sft.evaluate import Evaluation
+
+    questions = [sft_data.EvalQuestion("Could you tell me what Canada's capital is?", "Ottawa", "capital"),
+                 sft_data.EvalQuestion("Tell me a joke.")]  # no known answer: no answer mark
+    before = Evaluation("base", questions, [_reply("1°C and rainy", "<|endoftext|>"), _reply("Ha", None)])
+    after = Evaluation("after SFT", questions, [_reply("The capital of Switzerland is Bern.", IM_END),
+                                                _reply("Why did the chicken cross the road?", IM_END)])
+    table = sft.before_after(before, after)
+    lines = str(table).splitlines()
+    assert f"marks: {MARKS_LEGEND}" in lines
+    assert "  after SFT: 'The capital of Switzerland is Bern.<|im_end|>' " \
+           "[⏹ ended its turn with <|im_end|> after 5 tokens] [❌ wrong answer (expected Ottawa)]" in lines
+    assert lines[-1] == "  after SFT: 'Why did the chicken cross the road?<|im_end|>' " \
+                        "[⏹ ended its turn with <|im_end|> after 5 tokens]"
+    assert "✅" not in "\n".join(lines[3:]), "nothing here is right, and ending a turn is never a ✅"
+    html = table._repr_html_()
+    assert "❌ wrong answer (expected Ottawa)" in html and "not whether the answer is right" in html
+
+
 # --- a real, short SFT of the nano base -------------------------------------------------------
 
 SFT_STEPS = 60

@@ -106,7 +106,7 @@ def test_one_newline_too_many_after_im_end_is_rejected_with_its_position():
     assert one_more != CHATML
     message = failure("03.chatml", one_more)
     first = "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n"
-    assert f"first difference at char {len(first)} (line 3, column 1)" in message
+    assert f"first difference at character {len(first) + 1} (line 3, column 1)" in message
     assert "expected ⟨end of text⟩ but got '↵'" in message
     assert "conversation 'one user turn'" in message and "add_generation_prompt=False" in message
 
@@ -114,7 +114,7 @@ def test_one_newline_too_many_after_im_end_is_rejected_with_its_position():
 def test_one_newline_missing_after_the_role_is_rejected_with_its_position():
     one_less = CHATML.replace("message['role'] + '\\n'", "message['role']")
     message = failure("03.chatml", one_less)
-    assert "first difference at char 16 (line 1, column 17)" in message
+    assert "first difference at character 17 (line 1, column 17)" in message
     assert "expected '↵What·is·the·capital" in message
 
 
@@ -123,7 +123,7 @@ def test_layout_newlines_reaching_the_output_are_rejected():
     {{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}
 {% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"""
     message = failure("03.chatml", indented)
-    assert "first difference at char 0 (line 1, column 1)" in message and "'····<|im_start|>" in message
+    assert "first difference at character 1 (line 1, column 1)" in message and "'····<|im_start|>" in message
 
 
 def test_chatml_without_generation_prompt_is_rejected():
@@ -137,8 +137,13 @@ def test_chatml_that_names_only_three_roles_fails_on_the_tool_turn():
     assert "conversation 'a tool turn'" in failure("03.chatml", three_roles)
 
 
+def test_a_template_still_none_is_reported_as_not_attempted(capsys):
+    check("03.chatml", None)
+    assert capsys.readouterr().out == (
+        "❌ 03.chatml: not attempted yet: chatml_template is None; assign your template (a string) to it\n")
+
+
 @pytest.mark.parametrize("answer, words", [
-    (None, "not attempted yet"),
     (["not", "a", "string"], "chatml_template is a list"),
     ("   ", "empty string"),
     ("{% for m in messages %}", "syntax error"),
@@ -189,7 +194,7 @@ def test_llama2_with_one_newline_less_in_the_system_block_is_rejected():
     message = failure("03.llama2", one_less)
     prefix = "<s>[INST] <<SYS>>\nYou are a concise geography tutor.\n<</SYS>>\n"
     assert "conversation 'system and one user turn'" in message
-    assert f"first difference at char {len(prefix)} (line 4, column 1)" in message
+    assert f"first difference at character {len(prefix) + 1} (line 4, column 1)" in message
 
 
 def test_llama2_that_does_not_strip_content_fails_on_surrounding_whitespace():
@@ -207,8 +212,8 @@ def test_llama2_that_strips_the_first_user_message_apart_from_the_system_block_i
     assert "expected '··Hi·there!·[/INST]" in message
 
 
-def test_llama2_without_bos_is_rejected_at_char_0():
-    assert "first difference at char 0" in failure("03.llama2", LLAMA2_READABLE.replace("bos_token ~ ", ""))
+def test_llama2_without_bos_is_rejected_at_its_first_character():
+    assert "first difference at character 1 " in failure("03.llama2", LLAMA2_READABLE.replace("bos_token ~ ", ""))
 
 
 # --- 03.alternation --------------------------------------------------------------------------

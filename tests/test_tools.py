@@ -514,6 +514,27 @@ def test_on_step_sees_the_conversation_before_each_step():
     assert seen == [(1, 1), (2, 3)]
 
 
+def test_a_loop_result_shows_its_conversation_in_a_notebook_with_results_under_their_calls():
+    from IPython.lib.pretty import pretty
+
+    from course_utils.chat_view import show_conversation
+
+    model = ScriptedModel(call_text("get_weather", {"city": "Paris"}), f"It is {PARIS}.")
+    result = run_tool_loop(model, QUESTION, EXAMPLE_TOOLS)
+    text = pretty(result)  # what a notebook stores as text/plain
+    assert text == f"{show_conversation(result.messages)}\n(answer after 2 steps)"
+    assert text.index("tool call · id call_1_1") < text.index("↳ [2] tool · get_weather · answers call_1_1")
+    page = result._repr_html_()
+    assert page.startswith(show_conversation(result.messages)._repr_html_()) and "answer after 2 steps" in page
+    assert repr(result).startswith("ToolLoopResult(messages=[")  # repr() stays the dataclass's, for debugging
+
+
+def test_a_loop_stopped_by_the_step_limit_says_so_under_its_conversation():
+    call = call_text("get_weather", {"city": "Paris"})
+    result = run_tool_loop(ScriptedModel(call, call), QUESTION, EXAMPLE_TOOLS, max_steps=2)
+    assert "no answer: the step limit stopped the loop after 2 steps" in result._repr_html_()
+
+
 # --- Named templates and documents -----------------------------------------------------------
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import sys
 import types
 import warnings
@@ -10,11 +11,12 @@ import warnings
 import pytest
 from IPython.core.formatters import DisplayFormatter
 
-import course_utils.widgets as widgets_module
+import course_utils.widgets.colab as colab_module
 from course_utils.templates import get_template, render_template
-from course_utils.widgets import DEFAULT_MESSAGES, Playground, playground
+from course_utils.widgets import CUSTOM, DEFAULT_MESSAGES, Playground, playground
 from support.pages import page_text
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 GENERATION_TEMPLATE = (
     "{% for m in messages %}<|im_start|>{{ m.role }}\n"
     "{% if m.role == 'assistant' %}{% generation %}{{ m.content }}<|im_end|>{% endgeneration %}"
@@ -81,7 +83,7 @@ def test_catalog_loads_a_reference_template_and_variables_feed_it():
     ("messages_box", '[{"role": "user", "content": 3}]', "message 0, key 'content': content has type int"),
     ("variables_box", "[1]", "variables JSON must be a object"),
     ("variables_box", '{"messages": []}', "variables: ['messages'] are set by the editors"),
-    ("template_box", "{% for m in messages %}\n{{ m.content }", "template line 2: syntax error"),
+    ("template_box", "{% for m in messages %}\n{{ m.content }", "template line 2, column 14: syntax error"),
     ("template_box", "{{ raise_exception('only system turns') }}", "only system turns (raise_exception at template line 1)"),
     ("template_box", "{{ messages.__class__ }}", "refused: the template reads the private attribute '__class__'"),
 ])
@@ -139,9 +141,122 @@ def test_it_displays_as_a_widget():
     assert isinstance(playground(), Playground)
 
 
-# --- Colab ----------------------------------------------------------------------------------
+# --- syntax errors: the line quoted, the column marked ----------------------------------------
 
-WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+def error_quote(pg) -> list[str]:
+    """The quoted line and the mark beneath it, as the error view shows them."""
+    quote = re.search(r'<pre class="course-playground-error-quote"[^>]*>(.*?)</pre>', pg.error_view.value, re.S)
+    return page_text(quote.group(1)).split("\n")
+
+
+def test_an_unfinished_tag_at_the_end_of_a_one_line_template_is_marked_where_it_ends():
+    template = "{% for m in messages %}{{ m.content }}{% endfor %}{% if messages"
+    pg = playground(template=template)
+    spot = pg.state.syntax_error
+    assert (spot.line, spot.column) == (1, len(template) + 1)
+    assert pg.state.error.startswith(f"template line 1, column {len(template) + 1}: syntax error: unexpected end")
+    line, mark = error_quote(pg)
+    assert line == template, "the whole line is quoted, not its start cut off"
+    assert mark == " " * len(template) + "^"
+
+
+@pytest.mark.parametrize("template, line, column, marked", [
+    ("Hi\n{{ m.content }", 2, 14, "}"),
+    ("{{ messages[0] b }}", 1, 16, "b"),
+    ("{% for m in messages %}{% endif %}", 1, 27, "endif"),
+    ("x\n  {# a comment never closed", 2, 3, "{#"),
+    ("{{ 'unclosed }}", 1, 4, "'"),
+])
+def test_a_syntax_error_marks_the_column_where_jinja_stopped(template, line, column, marked):
+    pg = playground(template=template)
+    spot = pg.state.syntax_error
+    assert (spot.line, spot.column) == (line, column)
+    quoted, mark = error_quote(pg)
+    assert quoted == template.split("\n")[line - 1]
+    assert quoted[mark.index("^"):mark.index("^") + len(marked)] == marked and len(mark.strip()) == len(marked)
+
+
+def test_a_long_line_is_quoted_around_the_column_and_cut_between_words():
+    words = " ".join(f"word{i}" for i in range(40))
+    pg = playground(template=f"{words} {{{{ a ) }}}} {words}")
+    quoted, mark = error_quote(pg)
+    assert quoted.startswith("…") and quoted.endswith("…") and len(quoted) < 100
+    assert quoted[mark.index("^")] == ")"
+    assert all(re.fullmatch(r"word\d+|\{\{|a|\)|\}\}", piece) for piece in quoted.strip("…").split())
+
+
+def test_every_syntax_error_of_random_templates_is_placed_on_jinjas_line():
+    rng = random.Random(1)
+    pieces = ["{%", "%}", "{{", "}}", "{#", "#}", "for m in messages", "endfor", "if", "endif", "m.content", "'",
+              "(", ")", "[", "]", "|", "trim", "\n", " ", "x", "-"]
+    pg, placed = playground(), 0
+    for _ in range(300):
+        pg.template_box.value = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 12)))
+        if pg.state.error and "syntax error" in pg.state.error:
+            spot = pg.state.syntax_error
+            assert spot is not None and spot.line_text == pg.template_box.value.split("\n")[spot.line - 1]
+            assert spot.column is None or 1 <= spot.column <= len(spot.line_text) + 1
+            placed += spot.column is not None
+    assert placed > 100
+
+
+def test_the_error_quote_is_html_escaped():
+    pg = playground(template="<script>alert(1)</script>{{ a ) }}")
+    assert "<script>" not in pg.error_view.value and "&lt;script&gt;" in pg.error_view.value
+
+
+# --- the template dropdown names what the editor holds ----------------------------------------
+
+def test_the_dropdown_names_the_preset_shown_and_says_custom_once_it_is_edited():
+    pg = playground()
+    assert pg.catalog_box.value == "smollm2"  # the default template is SmolLM2's
+    pg.catalog_box.value = "chatml"
+    assert pg.template_box.value == get_template("chatml")
+    pg.template_box.value = get_template("chatml").replace("'\\n'", "'\\n\\n'")
+    assert pg.catalog_box.value == CUSTOM and pg.template_box.value != get_template("chatml")
+    pg.template_box.value = get_template("chatml")
+    assert pg.catalog_box.value == "chatml"
+
+
+def test_a_playground_started_from_a_template_of_ones_own_says_custom():
+    assert playground(template="{{ messages[0].content }}").catalog_box.value == CUSTOM
+    assert playground(template=get_template("llama2")).catalog_box.value == "llama2"
+
+
+# --- what readers without a widget manager see -----------------------------------------------
+
+def test_the_output_carries_an_html_snapshot_beside_the_widget_view():
+    pg = playground(template=get_template("chatml"), messages=[{"role": "user", "content": "Bonjour <b>!"}])
+    bundle = pg._repr_mimebundle_()
+    snapshot = bundle["text/html"]
+    assert WIDGET_VIEW in bundle
+    assert pg.output.value in snapshot and snapshot.count('class="course-special"') == 3  # the rendering, highlighted
+    assert "{% for message in messages %}" in page_text(snapshot)  # the template
+    assert "Bonjour &lt;b&gt;!" in snapshot and "<b>!" not in snapshot  # the conversation, escaped
+    assert "load: chatml" in page_text(snapshot) and "run the cell" in page_text(snapshot)
+
+
+def test_the_snapshot_has_the_token_strip_when_there_is_a_tokenizer(tiny_tokenizer):
+    pg = playground(tiny_tokenizer, template=get_template("chatml"), messages=[{"role": "user", "content": "Hi"}])
+    assert pg.tokens.value and pg.tokens.value in pg._repr_mimebundle_()["text/html"]
+
+
+def test_the_text_version_is_the_rendering_not_a_widget_repr():
+    pg = playground(template=get_template("chatml"), messages=[{"role": "user", "content": "Hi"}])
+    text = pg._repr_mimebundle_()["text/plain"]
+    assert "VBox(" not in text and "children=" not in text
+    assert "template: chatml" in text and "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n" in text
+
+
+def test_the_snapshot_shows_the_playground_as_it_is_when_displayed():
+    pg = playground()
+    pg.template_box.value = "{{ messages[0].content }"
+    bundle = pg._repr_mimebundle_()
+    assert "syntax error" in page_text(bundle["text/html"]) and "load: custom" in page_text(bundle["text/html"])
+    assert bundle["text/plain"].splitlines()[2:4] == ["error:", pg.state.error.splitlines()[0]]
+
+
+# --- Colab ----------------------------------------------------------------------------------
 
 
 def recording_colab_output(calls: list) -> types.ModuleType:
@@ -159,7 +274,7 @@ def fake_colab(monkeypatch):
     colab.output = recording_colab_output(calls)
     monkeypatch.setitem(sys.modules, "google.colab", colab)
     monkeypatch.setitem(sys.modules, "google.colab.output", colab.output)
-    monkeypatch.setattr(widgets_module, "_colab_widget_manager_enabled", False, raising=False)  # a new kernel
+    monkeypatch.setattr(colab_module, "_colab_widget_manager_enabled", False)  # a new kernel
     return calls
 
 
@@ -184,14 +299,16 @@ def test_on_colab_the_playground_shows_itself_through_display(fake_colab, record
     # Colab attaches its widget manager to outputs in a display() hook; a cell's result bypasses it.
     pg = playground()
     assert DisplayFormatter().format(pg) == ({}, {})  # IPython handed the display to the playground
-    assert recorded_displays == [pg.widget]
+    [shown] = recorded_displays
+    assert shown[WIDGET_VIEW]["model_id"] == pg.widget.model_id
+    assert "text/html" in shown, "before Colab's widget manager loads, the snapshot shows"
 
 
 def test_off_colab_nothing_touches_colabs_widget_manager(monkeypatch, recorded_displays):
     calls: list = []
     monkeypatch.delitem(sys.modules, "google.colab", raising=False)
     monkeypatch.setitem(sys.modules, "google.colab.output", recording_colab_output(calls))
-    monkeypatch.setattr(widgets_module, "_colab_widget_manager_enabled", False, raising=False)
+    monkeypatch.setattr(colab_module, "_colab_widget_manager_enabled", False)
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)  # nor tries google.colab and warns it failed
         pg = playground()
@@ -216,4 +333,4 @@ def test_it_displays_with_ipywidgets_7_which_colab_ships():
     pg.widget = Widget7()
     bundle = pg._repr_mimebundle_()
     assert bundle[WIDGET_VIEW] == {"version_major": 2, "version_minor": 0, "model_id": "model-7"}
-    assert "text/plain" in bundle and pg.widget.displayed == 1
+    assert {"text/plain", "text/html"} <= set(bundle) and pg.widget.displayed == 1

@@ -3,10 +3,13 @@
 
 - `core`: `check` and the exact verdict line.
 - `failure`: `CheckFailed`, raised by every check (its own module: `core` and `registry` both
-  raise it, and `core` imports `registry`).
+  raise it, and `core` imports `registry`), and how the lines around a quoted text difference
+  are shown under its one line (`course_utils.difference` draws them).
 - `registry`: ``@exercise(id, points=...)`` and lazy loading of ``lessonNN`` modules by id.
 - `calls`: `call`, which runs learner code with output captured and a time limit
   (`call_unchanged` also fails when it changed the messages it was given).
+- `unanswered`: `when_answered()`, for lesson cells that call a learner's function before it is
+  written (Run All on an exercise notebook goes on, with one line instead of a traceback).
 - `expect`: comparisons that fail with the first difference.
 - `expect_templates`: what the template exercises of lessons 03 and 04 share (the answer is
   template text; it renders like a reference over the course's conversations).
@@ -29,9 +32,11 @@ from .core import check
 from .expect import expect_equal, expect_text, expect_type
 from .failure import CheckFailed
 from .registry import exercise, get_exercise, registered_exercises
+from .unanswered import when_answered
 
 __all__ = [
     "check",
+    "when_answered",
     "CheckFailed",
     "PASSED_LINE",
     "NOT_ATTEMPTED_YET",

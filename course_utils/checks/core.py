@@ -2,14 +2,19 @@
 
 The contract (COURSE.md section 3) that notebooks, the grader and the manifest rely on:
 - success prints exactly ``✅ <id> passed`` (`status.PASSED_LINE`) and nothing else;
+- an answer not written yet (still the ``...`` placeholder, or a function that still raises
+  NotImplementedError) prints one line, ``❌ <id>: not attempted yet: ...``
+  (`status.NOT_ATTEMPTED_LINE`), and raises nothing, so Run All on an exercise notebook runs
+  every lesson cell below it;
 - failure raises `CheckFailed` whose message is one specific line: the call, what came back,
-  what was expected and where the first difference is, or "did not finish within N s", or
-  "not attempted yet" (`status.NOT_ATTEMPTED_YET`).
+  what was expected and where the first difference is, or "did not finish within N s"; when the
+  line quotes a text difference, the lines around it are shown under it (`show_under_its_line`).
 """
 from __future__ import annotations
 
-from ..status import PASSED_LINE
-from .failure import CheckFailed
+from ..difference import quoted_difference, recording_differences
+from ..status import NOT_ATTEMPTED_LINE, NOT_ATTEMPTED_YET, PASSED_LINE
+from .failure import CheckFailed, show_under_its_line
 from .registry import get_exercise
 
 
@@ -29,9 +34,24 @@ def check(exercise_id: str, *answer) -> None:
         ✅ 01.messages passed
     """
     exercise = get_exercise(exercise_id)
+    if any(value is Ellipsis for value in answer):
+        _say_not_attempted(exercise_id, "the answer cell still holds the placeholder ...; replace it with your answer")
+        return
     try:
-        exercise.run(*answer)
+        # The texts behind a quoted `first_difference`, for the view under the line (difference.py says why).
+        with recording_differences() as described:
+            exercise.run(*answer)
     except CheckFailed as failure:
+        if failure.detail.startswith(NOT_ATTEMPTED_YET):
+            _say_not_attempted(exercise_id, failure.detail.removeprefix(NOT_ATTEMPTED_YET).lstrip(": "))
+            return
+        difference = failure.difference or quoted_difference(failure.detail, described)
+        shown = CheckFailed(failure.detail, exercise_id, difference=difference)
+        show_under_its_line(shown)
         # Re-raised without the chain: the learner needs the line, not where it was raised.
-        raise CheckFailed(failure.detail, exercise_id) from None
+        raise shown from None
     print(PASSED_LINE.format(exercise_id))
+
+
+def _say_not_attempted(exercise_id: str, why: str) -> None:
+    print(NOT_ATTEMPTED_LINE.format(exercise_id) + (f": {why}" if why else ""))

@@ -21,6 +21,7 @@ from .cells import (
     META_KEY,
     STUB,
     AuthoringError,
+    stub_for,
     lesson_of,
     replace_solution,
     role_of,
@@ -65,7 +66,7 @@ class ExerciseSpec:
 
     @property
     def stub_source(self) -> str:
-        return replace_solution(self.answer_source, STUB, self.id)
+        return stub_for(self.answer_source, self.check_source)
 
     @property
     def expected_output(self) -> str:
@@ -139,22 +140,32 @@ def read_solution(path: Path) -> tuple[str, object, list[ExerciseSpec]]:
     return lesson, nb, exercises_of(nb, lesson)
 
 
-def exercise_notebook(solution_nb, specs: list[ExerciseSpec]):
-    """The learner's copy: stubs for solutions, no outputs, no instructor metadata."""
-    nb = copy.deepcopy(solution_nb)
-    stubs = {spec.id: spec.stub_source for spec in specs}
+def without_outputs(nb):
+    """`nb` (changed in place) with no outputs, execution counts, run timings or widget state."""
     for cell in nb.cells:
-        role, exercise_id = role_of(cell)
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
             cell.metadata.pop("execution", None)  # run timings, if nbclient recorded them
+    nb.metadata.pop("widgets", None)
+    return nb
+
+
+def exercise_notebook(solution_nb, specs: list[ExerciseSpec]):
+    """The learner's copy: stubs for solutions, no outputs, no instructor metadata.
+
+    `make exercises` then runs it top to bottom and stores the outputs of that run (what a
+    learner sees on opening it); `build` and `stale_files` compare notebooks without them.
+    """
+    nb = without_outputs(copy.deepcopy(solution_nb))
+    stubs = {spec.id: spec.stub_source for spec in specs}
+    for cell in nb.cells:
+        role, exercise_id = role_of(cell)
         if role == ANSWER:
             cell.source = stubs[exercise_id]
             for key in INSTRUCTOR_KEYS:
                 cell.metadata[META_KEY].pop(key, None)
         if cell.cell_type == "markdown" and _BADGE_FOLDER_RE.search(source_of(cell)):
             cell.source = _BADGE_FOLDER_RE.sub(r"\1exercises/", source_of(cell))
-    nb.metadata.pop("widgets", None)
     return nb
 
 
@@ -188,9 +199,17 @@ def orphans(root: Path, files: dict[Path, str]) -> list[Path]:
     return sorted(p for p in (root / "exercises").glob("*.ipynb") if p not in files)
 
 
+def differs(path: Path, text: str) -> bool:
+    """Whether the file at `path` is not what `build` made (`text`), outputs aside."""
+    if not path.exists():
+        return True
+    on_disk = path.read_text(encoding="utf-8")
+    if path.suffix != ".ipynb":
+        return on_disk != text
+    return nbformat.writes(without_outputs(nbformat.reads(on_disk, as_version=4))) + "\n" != text
+
+
 def stale_files(root: Path) -> list[Path]:
     """Generated files that differ from what `build` makes now, or should not exist."""
     files = build(root)
-    differ = [path for path, text in files.items()
-              if not path.exists() or path.read_text(encoding="utf-8") != text]
-    return differ + orphans(root, files)
+    return [path for path, text in files.items() if differs(path, text)] + orphans(root, files)

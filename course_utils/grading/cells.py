@@ -11,7 +11,11 @@ import re
 META_KEY = "course"
 ANSWER, CHECK = "answer", "check"
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+# A function's stub: its body raises until the learner writes it (the `def` itself runs).
 STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
+# A value's stub: the answer's name bound to the placeholder `...`, which `check` reports as
+# "not attempted yet" without raising, so Run All goes past an exercise not yet written.
+PLACEHOLDER = "{} = ...  # YOUR CODE HERE"
 # What a check cell must be: one call of `check` on the exercise's own id.
 CHECK_LINE_RE = re.compile(r'check\("(?P<id>\d\d\.[a-z0-9_]+)"(?:, [^\n]+)?\)')
 
@@ -58,6 +62,28 @@ def exercise_ids(nb) -> list[str]:
 
 class AuthoringError(ValueError):
     """A solutions notebook breaks the exercise format; the message names the cell and the fix."""
+
+
+def answer_names(check_source: str) -> list[str]:
+    """The names a check cell passes to `check`: ``check("01.x", a, b)`` -> ``["a", "b"]``."""
+    match = CHECK_LINE_RE.fullmatch(check_source.strip())
+    if not match:
+        raise AuthoringError(f"not a check cell: {check_source.strip()[:60]!r}")
+    rest = check_source.strip()[match.end("id") + 1 : -1]
+    return [name.strip() for name in rest.split(",") if name.strip()]
+
+
+def stub_for(answer_source: str, check_source: str) -> str:
+    """What a learner's answer cell starts as: the solution block replaced by a stub.
+
+    Inside a function body the stub raises NotImplementedError; at the top level of the cell
+    each answer name is bound to ``...`` (`PLACEHOLDER`), so running the cell raises nothing.
+    """
+    begin = next((line for line in answer_source.split("\n") if line.strip() == BEGIN), "")
+    if begin.startswith((" ", "\t")):
+        return replace_solution(answer_source, STUB)
+    placeholders = "\n".join(PLACEHOLDER.format(name) for name in answer_names(check_source))
+    return replace_solution(answer_source, placeholders)
 
 
 def replace_solution(source: str, replacement: str, where: str = "answer cell") -> str:

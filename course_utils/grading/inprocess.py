@@ -40,7 +40,7 @@ class ExerciseContext:
         answer, _ = run_cell(answer_source, namespace, 0)
         check, printed = run_cell(GRADING_PRELUDE + self.spec.check_source, namespace, 1)
         if check.status == CellStatus.OK and printed != self.spec.expected_output:
-            check = CellResult(1, CellStatus.OUTPUT_DIFFERS)
+            check = CellResult(1, CellStatus.OUTPUT_DIFFERS, printed=printed)
         return exercise_result(self.spec.id, self.spec.points, [answer], check, cell_timeout)
 
 

@@ -242,5 +242,6 @@ class GradedCell(IPyNbCell):
         if error is not None:
             return CellResult(self.cell_num, CellStatus.ERROR, error.get("ename", ""), error.get("evalue", ""))
         if isinstance(exc, NbCellError) and str(exc) == "Cell outputs differ":
-            return CellResult(self.cell_num, CellStatus.OUTPUT_DIFFERS)
+            printed = "".join(o.get("text", "") for o in self.test_outputs or [] if o.get("output_type") == "stream")
+            return CellResult(self.cell_num, CellStatus.OUTPUT_DIFFERS, printed=printed)
         return CellResult(self.cell_num, CellStatus.ERROR, type(exc).__name__, str(exc))

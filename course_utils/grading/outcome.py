@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from ..status import NOT_ATTEMPTED_YET, CellStatus, ExerciseStatus
+from ..status import NOT_ATTEMPTED_LINE, NOT_ATTEMPTED_YET, CellStatus, ExerciseStatus
 
 _FEEDBACK_CHARS = 400
 
@@ -18,6 +18,7 @@ class CellResult:
     status: CellStatus
     ename: str = ""       # exception class name, for ERROR
     evalue: str = ""      # exception message, for ERROR
+    printed: str = ""     # what the cell printed, for OUTPUT_DIFFERS
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,17 @@ def _check_failed_detail(exercise_id: str, cell: CellResult) -> str:
     return cell.evalue.removeprefix(f"{exercise_id}: ")
 
 
+def _not_attempted_detail(exercise_id: str, cell: CellResult) -> str | None:
+    """``not attempted yet: ...`` when the check printed its not-attempted line, else None.
+
+    `check` prints that line instead of raising (so Run All goes on); for grading it is as
+    much a verdict as a raised CheckFailed.
+    """
+    line = NOT_ATTEMPTED_LINE.format(exercise_id)
+    first = cell.printed.lstrip().partition("\n")[0]
+    return first.removeprefix(line[: -len(NOT_ATTEMPTED_YET)]) if first.startswith(line) else None
+
+
 def exercise_result(
     exercise_id: str,
     max_points: int,
@@ -86,9 +98,13 @@ def exercise_result(
         detail = _check_failed_detail(exercise_id, check)
         attempted = not detail.startswith(NOT_ATTEMPTED_YET)
         return result(ExerciseStatus.FAILED if attempted else ExerciseStatus.NOT_ATTEMPTED, detail)
+    not_attempted = _not_attempted_detail(exercise_id, check) if check.status == CellStatus.OUTPUT_DIFFERS else None
+    if not_attempted is not None:
+        return result(ExerciseStatus.NOT_ATTEMPTED, not_attempted)
     answer_errors = [a for a in answers if a.status == CellStatus.ERROR]
     if any(a.ename == "NotImplementedError" for a in answer_errors):
-        # A value exercise's stub raises at top level, so its check only sees a NameError.
+        # Exercise notebooks made before the `...` placeholder had value stubs that raised at
+        # top level, so their check only sees a NameError.
         return result(ExerciseStatus.NOT_ATTEMPTED, NOT_ATTEMPTED_YET)
     if any(a.status == CellStatus.TIMEOUT for a in answers):
         return result(ExerciseStatus.FAILED, f"the answer cell did not finish within {cell_timeout:g} s")

@@ -76,7 +76,9 @@ class Finding:
     breaks: tuple[str, ...] = ()
 
     def __str__(self) -> str:
-        return f"line {self.line} [{self.rule}] {_breaks_phrase(self.breaks)}: {self.message}. Fix: {self.fix}"
+        # One sentence ending: jinja2's own messages (syntax errors) end with a full stop already.
+        message = self.message.rstrip(".")
+        return f"line {self.line} [{self.rule}] {_breaks_phrase(self.breaks)}: {message}. Fix: {self.fix}"
 
 
 def _breaks_phrase(breaks: tuple[str, ...]) -> str:

@@ -15,7 +15,7 @@ import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..generation import Generation, generate_batch
+from ..generation import MARKS_LEGEND, Generation, generate_batch
 
 DEFAULT_MAX_NEW_TOKENS = 64
 
@@ -87,7 +87,11 @@ def evaluate(model, tokenizer, questions: Sequence, label: str = "model",
 
 
 class BeforeAfter:
-    """Two evaluations on the same questions, side by side: summaries, then a few replies."""
+    """Two evaluations on the same questions, side by side: summaries, then a few replies.
+
+    Each reply carries two marks: how it ended (⏹ or ✂, never ✅: a turn can end well and say
+    something wrong), and, where the question's answer is known, ✅ or ❌ for the answer.
+    """
 
     def __init__(self, before: Evaluation, after: Evaluation, examples: int = 4):
         if [q.question for q in before.questions] != [q.question for q in after.questions]:
@@ -96,13 +100,15 @@ class BeforeAfter:
 
     def _rows(self):
         for i in range(min(self.examples, len(self.before.generations))):
-            yield self.before.questions[i].question, self.before.generations[i], self.after.generations[i]
+            yield self.before.questions[i], self.before.generations[i], self.after.generations[i]
 
     def __str__(self) -> str:
-        lines = [self.before.summary(), self.after.summary()]
+        lines = [self.before.summary(), self.after.summary(), f"marks: {MARKS_LEGEND}"]
         for question, b, a in self._rows():
-            lines += [f"Q: {question}", f"  {self.before.label}: {b.text!r} [{b.verdict}]",
-                      f"  {self.after.label}: {a.text!r} [{a.verdict}]"]
+            lines.append(f"Q: {question.question}")
+            for label, generation in ((self.before.label, b), (self.after.label, a)):
+                marks = " ".join(f"[{mark}]" for mark in generation.marks(question.answer))
+                lines.append(f"  {label}: {generation.text!r} {marks}")
         return "\n".join(lines)
 
     __repr__ = __str__
@@ -111,13 +117,16 @@ class BeforeAfter:
         cell = "vertical-align:top;text-align:left;padding:4px 8px;border:1px solid #ddd"
         head = (f'<tr><th style="{cell}">question</th><th style="{cell}">{html.escape(self.before.label)}</th>'
                 f'<th style="{cell}">{html.escape(self.after.label)}</th></tr>')
-        rows = "".join(f'<tr><td style="{cell}">{html.escape(q)}</td><td style="{cell}">{b._repr_html_()}</td>'
-                       f'<td style="{cell}">{a._repr_html_()}</td></tr>' for q, b, a in self._rows())
+        rows = "".join(f'<tr><td style="{cell}">{html.escape(q.question)}</td>'
+                       f'<td style="{cell}">{b.as_html(q.answer)}</td>'
+                       f'<td style="{cell}">{a.as_html(q.answer)}</td></tr>' for q, b, a in self._rows())
         summary = "<br>".join(html.escape(e.summary()) for e in (self.before, self.after))
-        return f"<div><p>{summary}</p><table style='border-collapse:collapse'>{head}{rows}</table></div>"
+        legend = f"<p><small>{html.escape(MARKS_LEGEND)}</small></p>"
+        return f"<div><p>{summary}</p>{legend}<table style='border-collapse:collapse'>{head}{rows}</table></div>"
 
 
 def before_after(before: Evaluation, after: Evaluation, examples: int = 4) -> BeforeAfter:
-    """Show stop rates (and accuracy) before and after SFT, and a few replies side by side."""
+    """Show stop rates (and accuracy) before and after SFT, and a few replies side by side, each
+    marked for how it ended and, where the answer is known, for whether the answer is right."""
     return BeforeAfter(before, after, examples)
 

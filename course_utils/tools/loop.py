@@ -6,10 +6,12 @@ tokenizer into the `generate(messages, tool_schemas)` the loop asks.
 """
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from ..chat_view import show_conversation
 from ..generation import generate_text
 from .errors import ToolCallError
 from .parsing import MalformedToolCall, calls_from_message, mentions_tool_call, parse_reply
@@ -102,6 +104,19 @@ class ToolLoopResult:
     @property
     def hit_step_limit(self) -> bool:
         return self.answer is None
+
+    def summary(self) -> str:
+        if self.hit_step_limit:
+            return f"no answer: the step limit stopped the loop after {self.steps} steps"
+        return f"answer after {self.steps} step{'s' if self.steps > 1 else ''}"
+
+    # In a notebook the result shows its conversation (chat_view), not a dict of dicts; repr()
+    # stays the dataclass's, for debugging.
+    def _repr_html_(self) -> str:
+        return f"{show_conversation(self.messages)._repr_html_()}<div><i>{html.escape(self.summary())}</i></div>"
+
+    def _repr_pretty_(self, printer, cycle: bool) -> None:  # IPython's text/plain
+        printer.text(f"{show_conversation(self.messages)}\n({self.summary()})")
 
 
 def run_tool_loop(generate: Generate, messages: list[dict], tools: Sequence[Callable],

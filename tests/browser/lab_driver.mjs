@@ -1,12 +1,17 @@
 // Drives a running JupyterLab in Debian's chromium for tests/test_browser.py.
 //
-//   node lab_driver.mjs --url URL --token T --out DIR [--timeout S] SCENARIO:NOTEBOOK:NAME ...
+//   node lab_driver.mjs --url URL --token T --out DIR [--timeout S] [--answers FILE]
+//                       SCENARIO:NOTEBOOK:NAME ...
 //
-// SCENARIO is `run-all` (Run > Run All Cells, then read every cell's outputs) or `playground`
-// (run the notebook, then type a template and a conversation into the template playground).
+// SCENARIO is `run-all` (Run > Run All Cells, then read every cell's outputs), `playground`
+// (run the notebook, then type a template and a conversation into the template playground) or
+// `answer` (run the notebook, then answer one exercise wrong and then right, as FILE says:
+// {"exercise": id, "wrong": source, "right": source}).
 // Each scenario writes DIR/NAME.png (DIR/NAME-failed.png when it could not finish) and
 // DIR/NAME.json: what the notebook model holds after the run (execution counts, output types,
-// errors) and, for the playground, what its output area showed before and after typing. The
+// errors, each cell's `course` metadata), for the playground what its output area showed
+// before and after typing, and for `answer` the check cell's outputs after each answer, with
+// DIR/NAME-wrong.png and DIR/NAME-right.png showing the exercise's cells. The
 // Python test decides pass or fail from those files. Scenarios share one browser and one
 // JupyterLab page (a page load costs several seconds on 2 cores), and each notebook's kernel is
 // shut down before the next notebook opens. A scenario that fails is recorded and the next one
@@ -68,10 +73,17 @@ async function openNotebook(page, opts, notebook, freshPage) {
   } else {
     // The page is already JupyterLab: close the last notebook (its kernel too, so it does not
     // compete for the 2 cores) and open the next one as a learner would from the file browser.
-    // Opened first, closed second: an empty main area would fill with a Launcher tab.
+    // Opened first, closed second: an empty main area would fill with a Launcher tab. When
+    // the next notebook is the one open, it is read again from disk (the copy the run never
+    // saved to) in a restarted kernel: a fresh start in the same tab.
     await page.evaluate(async (nb) => {
       const app = window.jupyterapp;
       const last = app.shell.currentWidget;
+      if (last?.context?.path === nb && last.sessionContext) {
+        await last.context.revert();
+        await last.sessionContext.restartKernel();
+        return;
+      }
       await app.commands.execute('docmanager:open', { path: nb });
       if (last?.sessionContext) {
         await last.sessionContext.shutdown();
@@ -137,16 +149,20 @@ async function notebookState(page) {
     for (let i = 0; i < cells.length; i++) {
       const cell = cells.get(i).toJSON();
       if (cell.cell_type !== 'code') continue;
+      const course = cell.metadata?.course;
       out.push({
         index: i,
         source_head: [].concat(cell.source).join('').slice(0, 80),
+        // Exercise cells are known by their metadata, never by position.
+        course: course ? { role: course.role ?? null, id: course.id ?? null } : null,
         execution_count: cell.execution_count,
         outputs: (cell.outputs ?? []).map((o) => ({
           output_type: o.output_type,
           name: o.name,
           ename: o.ename,
           evalue: o.evalue,
-          text: o.output_type === 'stream' ? [].concat(o.text).join('').slice(0, 500) : undefined,
+          text: o.output_type === 'stream' ? [].concat(o.text).join('').slice(0, 2000) : undefined,
+          mime_types: o.data ? Object.keys(o.data) : undefined,
         })),
       });
     }
@@ -248,7 +264,118 @@ async function playground(page, opts, sc, result) {
   await output.scrollIntoViewIfNeeded();
 }
 
-const SCENARIOS = { 'run-all': runAll, playground };
+// --- answering an exercise ------------------------------------------------------------------
+
+async function exerciseCellIndex(page, exercise, role) {
+  const index = await page.evaluate(([id, r]) => {
+    const cells = window.jupyterapp.shell.currentWidget.content.model.cells;
+    for (let i = 0; i < cells.length; i++) {
+      const course = cells.get(i).toJSON().metadata?.course;
+      if (course?.id === id && course?.role === r) return i;
+    }
+    return -1;
+  }, [exercise, role]);
+  if (index < 0) throw new Error(`no ${role} cell for exercise ${exercise}`);
+  return index;
+}
+
+async function cellSource(page, index) {
+  return page.evaluate((i) =>
+    window.jupyterapp.shell.currentWidget.content.model.cells.get(i).sharedModel.getSource(),
+  index);
+}
+
+async function showCell(page, index, align) {
+  // The notebook is windowed: a cell far down may not be laid out until it is scrolled to.
+  await page.evaluate(async ([i, a]) => {
+    await window.jupyterapp.shell.currentWidget.content.scrollToItem(i, a);
+  }, [index, align]);
+  await page.waitForTimeout(300);  // let the windowed notebook paint the cells scrolled to
+}
+
+async function cellLocator(page, index) {
+  // The cell's own widget node, marked so that playwright can click and measure it.
+  await page.evaluate((i) => {
+    const node = window.jupyterapp.shell.currentWidget.content.widgets[i].node;
+    node.dataset.courseTestCell = String(i);
+  }, index);
+  return page.locator(`[data-course-test-cell="${index}"]`);
+}
+
+async function replaceCellText(page, index, text) {
+  // As a learner does: click into the cell's editor, select all, paste. Pasted, not typed: typing
+  // a template line by line makes the editor auto-indent each new line like the one above, so
+  // the cell would hold a different template from the one meant (and a whitespace-sensitive
+  // exercise would fail for the wrong reason). A paste inserts the text as it is.
+  await showCell(page, index, 'start');
+  await (await cellLocator(page, index)).locator('.cm-content').click();
+  await page.keyboard.press('Control+A');
+  await page.evaluate((t) => navigator.clipboard.writeText(t), text);
+  await page.keyboard.press('Control+V');
+}
+
+async function runAnswerAndCheck(page, opts) {
+  // Shift+Enter runs the answer cell and moves to the next cell, its check; Shift+Enter again
+  // runs the check.
+  await recordKernelStatus(page);
+  await page.keyboard.press('Shift+Enter');
+  await page.keyboard.press('Shift+Enter');
+  await waitForKernelSettled(page, opts.timeout);
+}
+
+async function screenshotExercise(page, answerIndex, checkIndex, file) {
+  // The answer cell and its check with the feedback, cut from the page: the answer's top is
+  // scrolled to the top of the notebook, or, when the pair is taller than the notebook's view,
+  // the check's bottom to its bottom, so the feedback is always in the picture.
+  const box = () => page.evaluate(([first, last]) => {
+    const notebook = window.jupyterapp.shell.currentWidget.content;
+    const view = notebook.node.getBoundingClientRect();
+    const top = notebook.widgets[first].node.getBoundingClientRect();
+    const bottom = notebook.widgets[last].node.getBoundingClientRect();
+    const y0 = Math.max(top.top, view.top);
+    const y1 = Math.min(bottom.bottom, view.bottom);
+    return { fits: top.top >= view.top && bottom.bottom <= view.bottom,
+             clip: { x: view.left, y: y0, width: view.width, height: y1 - y0 } };
+  }, [answerIndex, checkIndex]);
+  await showCell(page, answerIndex, 'start');
+  let shot = await box();
+  if (!shot.fits) {
+    await showCell(page, checkIndex, 'end');
+    shot = await box();
+  }
+  await page.screenshot({ path: file, clip: shot.clip });
+}
+
+async function answer(page, opts, sc, result) {
+  const spec = JSON.parse(fs.readFileSync(opts.answers, 'utf8'));
+  // The paste goes through the browser's clipboard, which a page may write only when allowed.
+  await page.context().grantPermissions(['clipboard-read', 'clipboard-write'],
+                                        { origin: opts.url });
+  let t0 = Date.now();
+  await runAllFromMenu(page, opts.timeout);
+  result.run_seconds = (Date.now() - t0) / 1000;
+  const answerIndex = await exerciseCellIndex(page, spec.exercise, 'answer');
+  const checkIndex = await exerciseCellIndex(page, spec.exercise, 'check');
+  result.exercise = spec.exercise;
+  for (const attempt of ['wrong', 'right']) {
+    t0 = Date.now();
+    await replaceCellText(page, answerIndex, spec[attempt]);
+    const sourceSet = await cellSource(page, answerIndex);
+    await runAnswerAndCheck(page, opts);
+    const cells = (await notebookState(page)).code_cells;
+    result[attempt] = {
+      answer_source: sourceSet,
+      answer_cell: cells.find((c) => c.index === answerIndex),
+      check_cell: cells.find((c) => c.index === checkIndex),
+      seconds: (Date.now() - t0) / 1000,
+    };
+    await screenshotExercise(page, answerIndex, checkIndex,
+                             path.join(opts.out, `${sc.name}-${attempt}.png`));
+  }
+  Object.assign(result, await notebookState(page));
+}
+
+const SCENARIOS = { 'run-all': runAll, playground, answer };
 
 // --- main ------------------------------------------------------------------------------------
 

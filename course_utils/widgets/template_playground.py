@@ -11,7 +11,11 @@ setting widget values, without a browser. Stable CSS classes for browser tests:
 ``course-playground-messages``, ``course-playground-variables`` (textareas),
 ``course-playground-catalog`` (dropdown), ``course-playground-add-generation-prompt``,
 ``course-playground-continue-final-message`` (checkboxes), ``course-playground-output`` (the
-rendering), ``course-playground-tokens``, ``course-playground-lint``, ``course-playground-error``.
+rendering), ``course-playground-tokens``, ``course-playground-lint``, ``course-playground-error``
+(with ``course-playground-error-quote``, the line of a syntax error and its column marked).
+
+Its output carries, beside the widget view, a static snapshot (``snapshot``): what an untrusted
+notebook, a static viewer or Colab before its widget manager loads shows instead of the widget.
 
 On Colab, creating a playground switches on Colab's custom widget manager (once per kernel),
 which Colab needs to draw ipywidgets 8 widgets, and the playground then shows itself through
@@ -22,17 +26,20 @@ from __future__ import annotations
 
 import html
 import json
-import sys
-import warnings
 from dataclasses import dataclass, field
 
 import ipywidgets as widgets
+import jinja2
 
 from course_utils.display import show, show_mask, show_tokens
 from course_utils.portability import Finding, lint
-from course_utils.templates import TEMPLATES, get_template, render_template
+from course_utils.templates import TEMPLATES, TemplateError, get_template, render_template
 
-__all__ = ["playground", "Playground", "PlaygroundState", "DEFAULT_MESSAGES"]
+from .colab import enable_colab_widget_manager, in_colab
+from .snapshot import snapshot_html, snapshot_text
+from .syntax_errors import SyntaxErrorSpot, locate_syntax_error
+
+__all__ = ["playground", "Playground", "PlaygroundState", "DEFAULT_MESSAGES", "CUSTOM"]
 
 DEFAULT_MESSAGES = [
     {"role": "system", "content": "You are a helpful assistant."},
@@ -40,35 +47,10 @@ DEFAULT_MESSAGES = [
     {"role": "assistant", "content": "Paris."},
     {"role": "user", "content": "And of Italy?"},
 ]
-_CUSTOM = "(your template)"
+CUSTOM = "custom"  # what the template dropdown says when the template is none of the catalog's
 _TEXTAREA = widgets.Layout(width="100%", height="220px")
 _WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-_colab_widget_manager_enabled = False
-
-
-def _in_colab() -> bool:
-    """True inside a Colab kernel (the test the install cell makes, too)."""
-    return "google.colab" in sys.modules
-
-
-def _enable_colab_widget_manager() -> None:
-    """On Colab, switch on its custom widget manager, once per kernel; elsewhere do nothing.
-
-    Colab's built-in manager is made for the ipywidgets 7 that Colab ships; ipywidgets 8 widgets
-    (the laptop pin, or one a learner installs) are drawn by the custom manager only, which is
-    also what third-party widget libraries switch on over Colab's ipywidgets 7.
-    """
-    global _colab_widget_manager_enabled
-    if _colab_widget_manager_enabled or not _in_colab():
-        return
-    _colab_widget_manager_enabled = True
-    try:
-        from google.colab import output
-
-        output.enable_custom_widget_manager()
-    except Exception as exc:  # noqa: BLE001 - an unusual Colab must not stop the lesson
-        warnings.warn(f"could not enable Colab's custom widget manager ({type(exc).__name__}: {exc}); "
-                      "the playground may not show", RuntimeWarning, stacklevel=3)
+_ERROR_STYLE = "color:#b71c1c;font-family:monospace"
 
 
 @dataclass
@@ -77,6 +59,7 @@ class PlaygroundState:
 
     rendered: str | None = None
     error: str | None = None
+    syntax_error: SyntaxErrorSpot | None = None  # where, for a template that does not parse
     findings: list[Finding] = field(default_factory=list)
     token_ids: list[int] | None = None
     mask: list[int] | None = None
@@ -111,13 +94,14 @@ class Playground:
     """The playground's widgets and state. ``update()`` runs after every change."""
 
     def __init__(self, tokenizer=None, template: str | None = None, messages: list | None = None):
-        _enable_colab_widget_manager()
+        enable_colab_widget_manager()
         self.tokenizer = tokenizer
         variables = dict(tokenizer.special_tokens_map) if tokenizer is not None else {}
-        self.catalog_box = widgets.Dropdown(options=[_CUSTOM, *TEMPLATES], value=_CUSTOM, description="load")
+        template = template if template is not None else get_template("smollm2")
+        self.catalog_box = widgets.Dropdown(options=[CUSTOM, *TEMPLATES], value=_preset_of(template),
+                                            description="load")
         self.catalog_box.add_class("course-playground-catalog")
-        self.template_box = _textarea(template if template is not None else get_template("smollm2"),
-                                      "a Jinja chat template, e.g. {% for m in messages %}...",
+        self.template_box = _textarea(template, "a Jinja chat template, e.g. {% for m in messages %}...",
                                       "course-playground-template")
         self.messages_box = _textarea(json.dumps(messages if messages is not None else DEFAULT_MESSAGES, indent=1),
                                       '[{"role": "user", "content": "Hi"}]', "course-playground-messages")
@@ -133,11 +117,12 @@ class Playground:
         self.state = PlaygroundState()
         self.widget = self._layout()
         self.catalog_box.observe(self._load_reference, names="value")
+        self.template_box.observe(self._name_the_template, names="value")
         for box in (self.template_box, self.messages_box, self.variables_box,
                     self.generation_prompt_box, self.continue_box):
             box.observe(lambda _change: self.update(), names="value")
         self.update()
-        if _in_colab():
+        if in_colab():
             # Colab attaches its widget manager in a display() hook, which a cell's result
             # (_repr_mimebundle_) bypasses; IPython calls this instead when it is present.
             self._ipython_display_ = self._display
@@ -161,25 +146,32 @@ class Playground:
         return box
 
     def _repr_mimebundle_(self, **kwargs):
-        _enable_colab_widget_manager()
+        """The widget view, and beside it the snapshot that readers without a widget manager show."""
+        enable_colab_widget_manager()
+        return {**self._widget_view(**kwargs), "text/plain": snapshot_text(self), "text/html": snapshot_html(self)}
+
+    def _widget_view(self, **kwargs) -> dict:
         if hasattr(self.widget, "_repr_mimebundle_"):  # ipywidgets 8
             return self.widget._repr_mimebundle_(**kwargs)
         # ipywidgets 7 (what Colab ships) shows widgets only through _ipython_display_; this is
         # the bundle it publishes there.
         self.widget._handle_displayed(**kwargs)
-        plaintext = repr(self.widget)
-        return {"text/plain": plaintext if len(plaintext) <= 110 else plaintext[:110] + "…",
-                _WIDGET_VIEW: {"version_major": 2, "version_minor": 0, "model_id": self.widget.model_id}}
+        return {_WIDGET_VIEW: {"version_major": 2, "version_minor": 0, "model_id": self.widget.model_id}}
 
     def _display(self, **kwargs) -> None:
         from IPython.display import display
 
-        _enable_colab_widget_manager()
-        display(self.widget)
+        # display(), not the cell's result: Colab's hook marks display_data that has a widget view.
+        display(self._repr_mimebundle_(**kwargs), raw=True)
 
     def _load_reference(self, change) -> None:
-        if change["new"] != _CUSTOM:
+        if change["new"] != CUSTOM:
             self.template_box.value = get_template(change["new"])  # triggers update()
+
+    def _name_the_template(self, change) -> None:
+        # The dropdown names the template being shown: a preset's name, or "custom" once edited.
+        # Setting it to a preset loads that preset's text, which is the text already there.
+        self.catalog_box.value = _preset_of(change["new"], preferred=self.catalog_box.value)
 
     # --- rendering ------------------------------------------------------------------------
 
@@ -201,6 +193,9 @@ class Playground:
             )
         except (ValueError, TypeError) as exc:  # MessageError, TemplateError and JSON errors are ValueErrors
             state.error = str(exc)
+            if isinstance(exc, TemplateError) and isinstance(exc.__cause__, jinja2.TemplateSyntaxError):
+                state.syntax_error = locate_syntax_error(self.template_box.value)
+                state.error = str(state.syntax_error) if state.syntax_error else state.error
             return state
         if self.tokenizer is not None:
             self._tokenize(state, messages, variables)
@@ -239,11 +234,26 @@ class Playground:
 
     def _refresh_views(self) -> None:
         state = self.state
-        self.error_view.value = (f'<div style="color:#b71c1c;font-family:monospace;white-space:pre-wrap">'
-                                 f"⚠ {html.escape(state.error)}</div>" if state.error else "")
+        self.error_view.value = self._error_html()
         self.output.value = show(state.rendered)._repr_html_() if state.rendered is not None else ""
         self.tokens.value = self._tokens_html()
         self.lint_view.value = self._lint_html()
+
+    def _error_html(self) -> str:
+        state = self.state
+        if not state.error:
+            return ""
+        if state.syntax_error is None:
+            return f'<div style="{_ERROR_STYLE};white-space:pre-wrap">⚠ {html.escape(state.error)}</div>'
+        spot = state.syntax_error
+        line, mark = spot.quote()
+        # The quoted line does not wrap (a wrapped line would misplace the mark); it is cut to
+        # a window around the column instead, so it fits.
+        marked = html.escape(line) + (f"\n<b>{html.escape(mark)}</b>" if mark else "")
+        quote = (f'<pre class="course-playground-error-quote" style="margin:2px 0 0 1.5em;white-space:pre;'
+                 f'overflow-x:auto">{marked}</pre>')
+        return (f'<div style="{_ERROR_STYLE}"><div style="white-space:pre-wrap">⚠ {html.escape(spot.headline)}</div>'
+                f"{quote}</div>")
 
     def _tokens_html(self) -> str:
         state = self.state
@@ -258,7 +268,16 @@ class Playground:
         if not self.state.findings:
             return "<small>lint: nothing other engines would break on</small>"
         items = "".join(f"<li>{html.escape(str(finding))}</li>" for finding in self.state.findings)
-        return f"<div><b>lint</b> (portability)<ul>{items}</ul></div>"
+        # Wrapped between words, at a reading line height (an HTML widget's is the height of a
+        # text box), so a long finding reads as a paragraph.
+        return (f'<div style="line-height:1.4;white-space:normal;overflow-wrap:break-word"><b>lint</b> '
+                f"(portability)<ul>{items}</ul></div>")
+
+
+def _preset_of(template: str, preferred: str = CUSTOM) -> str:
+    """The name of the catalog template whose text is ``template`` (``preferred`` first), or CUSTOM."""
+    names = [preferred, *TEMPLATES] if preferred in TEMPLATES else list(TEMPLATES)
+    return next((name for name in names if get_template(name) == template), CUSTOM)
 
 
 def playground(tokenizer=None, template: str | None = None, messages: list | None = None) -> Playground:
