@@ -29,9 +29,8 @@ import nbformat
 
 from course_utils.grading.authoring import AuthoringError, build, differs, orphans
 from scripts import ROOT
-from scripts.lesson_times import run_notebook
 from scripts.offline import OFFLINE_ENV
-from scripts.store_outputs import keep_displayed_widget_state
+from scripts.store_outputs import run_with_widget_state
 
 
 def never_run(path: Path) -> bool:
@@ -47,11 +46,10 @@ def run_and_store(path: Path, text: str) -> str | None:
     """
     nb = nbformat.reads(text, as_version=4)
     try:
-        run_notebook(nb, path.parent)
+        run_with_widget_state(nb, path.parent)
     except Exception as error:  # nbclient's CellExecutionError names the cell and the error
         path.write_text(text, encoding="utf-8")
         return f"{type(error).__name__}: {str(error)[-2000:]}"
-    keep_displayed_widget_state(nb)
     nbformat.write(nb, path)
     return None
 

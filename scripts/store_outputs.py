@@ -68,10 +68,17 @@ def store_outputs(path: Path) -> float:
     A notebook that raises is left untouched on disk, so a failed run loses nothing.
     """
     nb = nbformat.read(path, as_version=4)
-    nb.metadata.pop("widgets", None)  # nbclient keeps the last run's state when this run makes no widget
-    seconds = run_notebook(nb, path.parent)
-    keep_displayed_widget_state(nb)
+    seconds = run_with_widget_state(nb, path.parent)
     nbformat.write(nb, path)
+    return seconds
+
+
+def run_with_widget_state(nb, folder: Path) -> float:
+    """Run every cell of `nb` in a fresh kernel (outputs filled in, raises on a cell error) and
+    keep only the widget state its new outputs display; seconds taken."""
+    nb.metadata.pop("widgets", None)  # nbclient keeps the last run's state when this run makes no widget
+    seconds = run_notebook(nb, folder)
+    keep_displayed_widget_state(nb)
     return seconds
 
 
