@@ -62,10 +62,14 @@ outputs: setup
 	$(BIN)/python -m scripts.store_outputs
 
 # course-grade seals each submission in a bubblewrap sandbox (docs/INSTRUCTORS.md): installed
-# first where it is missing (Debian, Ubuntu; elsewhere the script says what to run).
+# first where it is missing (Debian, Ubuntu; elsewhere the script says what to run). The gradebook
+# and report go beside the class folder, named after it (fall/ -> fall.gradebook.csv and
+# fall.report.html), so grading the next class never touches the last one's. GRADE_ARGS: more
+# options, e.g. `make grade SUBMISSIONS=fall/ GRADE_ARGS=--fresh`.
 grade: setup
+	@test -n "$(SUBMISSIONS)" || { echo "make grade SUBMISSIONS=<folder of submitted notebooks>"; exit 2; }
 	scripts/install_bubblewrap.sh
-	$(OFFLINE) $(BIN)/course-grade $(SUBMISSIONS) --out gradebook.csv --report report.html --jobs 2
+	$(OFFLINE) $(BIN)/course-grade $(SUBMISSIONS) --jobs 2 $(GRADE_ARGS)
 
 # Mutation testing of the checks (course_utils/grading/mutation): every solution edited once in
 # every way a learner slips, each mutant graded; prints the kill rate per exercise and each

@@ -44,7 +44,7 @@ class ExerciseStatus(enum.StrEnum):
 
     PASSED = "passed"
     FAILED = "failed"
-    NOT_ATTEMPTED = "not attempted"
+    NOT_ATTEMPTED = NOT_ATTEMPTED_YET  # one wording, in the feedback and the status alike
     NOT_GRADED = "not graded"  # the run stopped (kernel died, timed out) before its check
 
 
@@ -55,11 +55,17 @@ class SubmissionStatus(enum.StrEnum):
     """
 
     GRADED = "graded"
+    # The run got to its end, but the grader stopped a cell on the way (the cell time limit, or
+    # too much output): its exercises have their verdicts, yet the notebook did not run as written.
+    GRADED_WITH_STOPPED_CELLS = "graded, a cell was stopped"
     KERNEL_DIED = "kernel died"
     TIMED_OUT = "timed out"
     INVALID = "invalid notebook"
     NOT_COURSE = "not a course notebook"
     GRADER_ERROR = "grader error"
+    # The notebook has left the submissions folder since it was graded: its row and its points
+    # are kept (a grade is never lost), and it is graded again if it comes back.
+    MISSING = "no longer in the folder"
 
 
 class KernelFate(enum.StrEnum):

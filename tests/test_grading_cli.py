@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from course_utils.grading import runner
-from course_utils.grading.gradebook import Gradebook, NotAGradebook, Row, file_sha256, read_gradebook
+from course_utils.grading.gradebook import file_sha256, read_gradebook
 from course_utils.grading.manifest import load_manifest
 from course_utils.status import SubmissionStatus
 from support.paths import ROOT
@@ -80,14 +80,16 @@ def test_gradebook_has_one_row_per_submission_and_the_documented_columns(graded)
     folder, rows, _ = graded
     header = next(csv.reader(open(folder / "gradebook.csv", encoding="utf-8")))
     exercise_columns = [f"{i} {kind}" for i in corpus.IDS for kind in ("points", "feedback")]
-    assert header == ["submission", "lesson", *exercise_columns, "sandbox", "flags", "total", "max", "status", "seconds",
-                      "sha256"]
+    assert header == ["submission", "lesson", *exercise_columns, "sandbox", "flags", "exercise set", "class folder",
+                      "total", "max", "status", "seconds", "sha256"]
     assert sorted(rows) == sorted(c.submission for c in CASES)
 
 
 @pytest.mark.slow
 def test_grading_leaves_the_submissions_untouched(graded):
     folder, _, hashes = graded
+    written = sorted(p.relative_to(folder / "submissions").as_posix() for p in (folder / "submissions").rglob("*"))
+    assert written == sorted({*hashes, *(name.split("/")[0] for name in hashes)}), "grading wrote into the folder"
     assert {name: file_sha256(folder / "submissions" / name) for name in hashes} == hashes
 
 
@@ -182,60 +184,6 @@ def test_without_bubblewrap_course_grade_refuses_in_one_line_unless_told(tmp_pat
     assert unprotected.returncode == 0 and "warning: graded WITHOUT the sandbox" in unprotected.stderr
     assert read_rows(tmp_path / "g.csv")[0]["sandbox"] == "none"
     assert "without the sandbox" in (tmp_path / "r.html").read_text(encoding="utf-8")
-
-
-# --- the gradebook file -------------------------------------------------------------------
-
-def _row(name, lesson="01_x", **exercises):
-    return Row(submission=name, sha256="ab" * 32, lesson=lesson, status=SubmissionStatus.GRADED, seconds=1.5,
-               max_points=3, exercises=exercises)
-
-
-def test_gradebook_round_trips_through_its_csv(tmp_path):
-    rows = [_row("bob.ipynb", **{"01.a": (1, "passed"), "01.b": (0, 'said "no", then\nstopped')}),
-            _row("amy.ipynb", **{"01.a": (0, "not attempted yet"), "01.b": (2, "passed")})]
-    rows[0].sandbox, rows[0].flags = "bubblewrap", "cell 2: rebinds print ('print =')"
-    book = Gradebook(tmp_path / "g.csv", {"01_x": ["01.a", "01.b"]})
-    for row in rows:
-        book.put(row)
-    assert read_gradebook(tmp_path / "g.csv") == {row.submission: row for row in rows}
-    assert [r["submission"] for r in read_rows(tmp_path / "g.csv")] == ["amy.ipynb", "bob.ipynb"]
-    assert list(tmp_path.iterdir()) == [tmp_path / "g.csv"], "a temporary file was left behind"
-
-
-def test_a_run_in_the_sandbox_regrades_rows_graded_without_it(tmp_path):
-    book = Gradebook(tmp_path / "g.csv", {"01_x": ["01.a"]})
-    book.put(_row("amy.ipynb", **{"01.a": (1, "passed")}))            # graded with --no-sandbox
-    safe = _row("bob.ipynb", **{"01.a": (1, "passed")})
-    safe.sandbox = "bubblewrap"
-    book.put(safe)
-    sha = "ab" * 32
-    assert [book.is_current(n, sha, sandboxed=True) for n in ("amy.ipynb", "bob.ipynb")] == [False, True]
-    assert [book.is_current(n, sha, sandboxed=False) for n in ("amy.ipynb", "bob.ipynb")] == [True, True]
-
-
-def test_a_gradebook_from_before_the_sandbox_still_resumes(tmp_path):
-    old = "submission,lesson,01.a points,01.a feedback,total,max,status,seconds,sha256\n" \
-          f"amy.ipynb,01_x,1,passed,1,3,graded,1.5,{'ab' * 32}\n"
-    (tmp_path / "g.csv").write_text(old, encoding="utf-8")
-    row = read_gradebook(tmp_path / "g.csv")["amy.ipynb"]
-    assert (row.sandbox, row.flags, row.exercises) == ("none", "", {"01.a": (1, "passed")})
-
-
-def test_columns_cover_every_lesson_graded_in_course_order(tmp_path):
-    book = Gradebook(tmp_path / "g.csv", {"01_x": ["01.a"], "02_y": ["02.a", "02.b"]})
-    book.put(_row("late.ipynb", lesson="02_y", **{"02.a": (1, "passed")}))
-    book.put(_row("early.ipynb", lesson="01_x", **{"01.a": (1, "passed")}))
-    assert book.exercise_ids() == ["01.a", "02.a", "02.b"]
-    assert read_rows(tmp_path / "g.csv")[0]["02.a points"] == ""
-
-
-def test_a_file_that_is_not_a_gradebook_is_never_overwritten(tmp_path):
-    other = tmp_path / "marks.csv"
-    other.write_text("name,mark\nann,12\n")
-    with pytest.raises(NotAGradebook):
-        Gradebook(other, {})
-    assert other.read_text() == "name,mark\nann,12\n"
 
 
 # --- which files are graded at all --------------------------------------------------------

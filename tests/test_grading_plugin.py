@@ -51,7 +51,7 @@ def test_nbval_grading_gives_the_in_process_verdicts_in_junit_and_json(folder):
                "--junitxml", str(folder / "junit.xml"))
 
     expected = {c.spec.id: c.grade(chosen[c.spec.id]).as_dict() for c in exercise_contexts(SOLUTION)}
-    assert [r["status"] for r in expected.values()] == ["not attempted", "failed", "passed", "not attempted"]
+    assert [r["status"] for r in expected.values()] == ["not attempted yet", "failed", "passed", "not attempted yet"]
     results = json.loads((folder / "r.json").read_text())["notebooks"][0]
     assert results["complete"] and {r["id"]: r for r in results["exercises"]} == expected
     junit = {}

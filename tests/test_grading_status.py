@@ -6,13 +6,18 @@ from course_utils.status import NOT_ATTEMPTED_YET, PASSED_LINE, CellStatus, Exer
 from support.paths import ROOT
 
 
-def test_the_status_words_are_the_ones_results_and_gradebooks_have_always_held():
+def test_the_status_words_are_the_ones_results_and_gradebooks_hold():
     assert list(CellStatus) == ["ok", "error", "timeout", "kernel_died", "output_differs", "too_much_output"]
-    assert list(ExerciseStatus) == ["passed", "failed", "not attempted", "not graded"]
-    assert list(SubmissionStatus) == ["graded", "kernel died", "timed out", "invalid notebook",
-                                      "not a course notebook", "grader error"]
+    assert list(ExerciseStatus) == ["passed", "failed", "not attempted yet", "not graded"]
+    assert list(SubmissionStatus) == ["graded", "graded, a cell was stopped", "kernel died", "timed out",
+                                      "invalid notebook", "not a course notebook", "grader error",
+                                      "no longer in the folder"]
     assert list(KernelFate) == ["", "died", "stuck"]
     assert (PASSED_LINE.format("01.messages"), NOT_ATTEMPTED_YET) == ("✅ 01.messages passed", "not attempted yet")
+
+
+def test_not_attempted_is_worded_one_way_in_the_status_and_the_feedback():
+    assert ExerciseStatus.NOT_ATTEMPTED == NOT_ATTEMPTED_YET
 
 
 def test_a_status_is_written_as_its_plain_word():

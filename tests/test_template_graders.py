@@ -5,7 +5,7 @@ conversation, the options and the position of that newline. Fair: a correct temp
 in another style (`{%-` everywhere, or one relying on trim_blocks; other variable names; `~`
 instead of `+`; dot access) passes, because graders compare renderings, never template text.
 
-The generic proofs (each solution passes, each stub is "not attempted", each known-wrong answer
+The generic proofs (each solution passes, each stub is "not attempted yet", each known-wrong answer
 fails) run over the solutions notebooks in tests/test_exercise_proofs.py; this file proves the
 properties above on answers written here.
 """

@@ -1,6 +1,6 @@
 """`check(exercise_id, *answer)`: run an exercise's tests and say, in one line, what happened.
 
-The contract (COURSE.md section 3) that notebooks, the grader and the manifest rely on:
+The contract that notebooks, the grader and the manifest rely on:
 - success prints exactly ``✅ <id> passed`` (`status.PASSED_LINE`) and nothing else;
 - an answer not written yet (still the ``...`` placeholder, or a function that still raises
   NotImplementedError) prints one line, ``❌ <id>: not attempted yet: ...``

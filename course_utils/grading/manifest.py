@@ -6,14 +6,17 @@ the check cell itself, which a submission may have edited, tagged, deleted or re
 """
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from .. import checks
 from .cells import exercise_ids, lesson_of
 
 MANIFEST_PATH = Path(__file__).with_name("manifest.json")
+_CHECKS_FOLDER = Path(checks.__file__).parent
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,22 @@ class Manifest:
 
     def max_points(self, lesson: str) -> int:
         return sum(e.points for e in self.lessons[lesson])
+
+    def exercise_set(self, lesson: str) -> str:
+        """A short fingerprint of what grading `lesson` means; each gradebook row records it.
+
+        It covers the lesson's exercises (ids, points, check cells, expected outputs) and the
+        source of its checks (``course_utils/checks/lessonNN.py``): when any of them changes,
+        rows graded before are graded again. A row of no known lesson ("") records the
+        fingerprint of every lesson, since a new one might claim its notebook.
+        """
+        lessons = [lesson] if lesson in self.lessons else sorted(self.lessons)
+        digest = hashlib.sha256()
+        for name in lessons:
+            digest.update(json.dumps([name, [asdict(e) for e in self.lessons[name]]]).encode())
+            module = _CHECKS_FOLDER / f"lesson{name[:2]}.py"
+            digest.update(module.read_bytes() if module.is_file() else b"")
+        return digest.hexdigest()[:12]
 
     def identify(self, nb: dict, filename: str | None = None) -> str | None:
         """The lesson a notebook (or a learner's copy of one) belongs to, or None.

@@ -1,8 +1,8 @@
 """Make a submitted notebook gradable: every check cell comes from the manifest, not the student.
 
 Bare nbval trusts the notebook: a check cell tagged ``nbval-skip``, a ``check`` rebound to a
-lambda, a stored ✅ on a wrong answer or a stale ❌ on a right one all fool it (COURSE.md
-section 3). So, before nbval runs anything, the learner's check cells are dropped and a
+lambda, a stored ✅ on a wrong answer or a stale ❌ on a right one all fool it (docs/INSTRUCTORS.md,
+"What grading resists"). So, before nbval runs anything, the learner's check cells are dropped and a
 canonical one per exercise is put right after the last answer cell of that exercise (or at
 the end when the answer cell is gone), with the manifest's expected output.
 """

@@ -69,6 +69,11 @@ class NotebookRecord:
                 for c in sorted(self.cells.values(), key=lambda c: c.index)
                 if c.status != CellStatus.OK and self.roles[c.index][0] != CHECK]
 
+    def stopped_cells(self) -> list[int]:
+        """The cells the grader stopped (time limit, too much output), any role: the run went on."""
+        stopped = (CellStatus.TIMEOUT, CellStatus.TOO_MUCH_OUTPUT)
+        return sorted(c.index for c in self.cells.values() if c.status in stopped)
+
     def as_dict(self) -> dict:
         results = self.exercise_results()
         return {
@@ -82,6 +87,7 @@ class NotebookRecord:
             "running": self.running,
             "exercises": [r.as_dict() for r in results],
             "cell_errors": self.cell_errors(),
+            "stopped_cells": self.stopped_cells(),
         }
 
 

@@ -39,6 +39,12 @@ _ANSI_RE = re.compile(r"\x1b\[[0-9;]*m")
 
 _running: set[subprocess.Popen] = set()
 _running_lock = threading.Lock()
+# Set by `stop_all`: a submission a worker thread was about to grade is not started at all.
+_stopping = threading.Event()
+
+
+class GradingStopped(Exception):
+    """course-grade is stopping (Ctrl-C, SIGTERM): no new submission is started."""
 
 
 def _problem(path: Path, manifest: Manifest) -> tuple[SubmissionStatus, str, str] | None:
@@ -88,7 +94,8 @@ def _kill(pid: int | None) -> None:
 
 
 def stop_all() -> None:
-    """Kill every grading subprocess still running (course-grade interrupted with Ctrl-C)."""
+    """Kill every grading subprocess still running, and start no other (course-grade interrupted)."""
+    _stopping.set()
     with _running_lock:
         for proc in _running:
             _kill(proc.pid)
@@ -171,6 +178,8 @@ def _run_pytest(source: Path, lesson: str, options: RunOptions) -> tuple[dict | 
         command, cwd, env = _command(source, private, lesson, options)
         log_path = private / "pytest.log"
         with open(log_path, "wb") as log, _running_lock:
+            if _stopping.is_set():
+                raise GradingStopped()
             proc = subprocess.Popen(command, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env=env,
                                     start_new_session=True)
             _running.add(proc)
@@ -219,6 +228,8 @@ def _row_from_results(row: Row, data: dict, timed_out: bool, timeout: float, tai
         row.status = SubmissionStatus.KERNEL_DIED
     elif not data["complete"]:
         row.status = grader_error(_last_line(tail))
+    elif data.get("stopped_cells"):
+        row.status = SubmissionStatus.GRADED_WITH_STOPPED_CELLS
     else:
         row.status = SubmissionStatus.GRADED
     return row
@@ -242,5 +253,6 @@ def grade_submission(path: Path, key: str, sha256: str, manifest: Manifest, opti
             row = _failed_row(row, manifest, status, row.lesson, not_graded(why))
         else:
             row = _row_from_results(row, data, timed_out, options.timeout, tail)
+    row.exercise_set = manifest.exercise_set(row.lesson)
     row.seconds = time.monotonic() - started
     return row

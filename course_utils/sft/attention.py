@@ -4,8 +4,9 @@ TRL flattens a packed, padding-free batch into one row and hands the model the b
 its conversations (`cu_seq_lens_q`, cumulative lengths, from its collator). FlashAttention's
 varlen kernel uses them on a GPU. On a CPU, transformers' `sdpa` ignores them: it builds a
 block-diagonal mask over the whole row and computes attention for every pair of tokens, then
-masks most of it away, so the cost grows with the *square* of the row (COURSE.md section 5:
-a 1,024-token BFD pack was 3x slower than no packing at all).
+masks most of it away, so the cost grows with the *square* of the row (measured when the
+course was designed: a 1,024-token BFD pack was 3x slower than no packing at all;
+`benchmarks/bench_sft.py --sweep` times both attentions at several pack lengths).
 
 `segment_sdpa_attention` does what the varlen kernel does, in a Python loop: one causal
 `scaled_dot_product_attention` per conversation. The work is the sum of each conversation's
