@@ -18,8 +18,8 @@ What it decides, and why:
   CPU, the course's per-conversation attention (`sft.attention`) cost only what each
   conversation costs. So: several packs per forward only with `flash_attention_2`; with
   sdpa on a GPU one pack per forward and gradient accumulation. On CPU one pack per step,
-  `CPU_PACK_TOKENS` long (measured in `benchmarks/bench_sft.py --sweep`; COURSE.md section
-  5 found a 1,024-token BFD pack under sdpa 3x *slower* than TRL's default there).
+  `CPU_PACK_TOKENS` long (measured in `benchmarks/bench_sft.py --sweep`; when the course was
+  designed, a 1,024-token BFD pack under sdpa measured 3x *slower* than TRL's default there).
 - gradient checkpointing only when the estimate says the micro-batch does not fit without
   it (TRL 1.16 turns it on by default; its docs say ~20% slower, and a forward+backward of
   the nano base measured 37% slower with it, time a 135M model on a T4 need not spend).
@@ -170,7 +170,7 @@ def _cpu_plan(shape: ModelShape, data_tokens: int | None, budget_s: float | None
         "cpu", "fp32", SEGMENT_SDPA, sizing.max_length, 1, 1, False, learning_rate_for(shape), sizing.epochs,
         ("fp32: no CUDA GPU (CPU autocast to bf16 is slower than fp32 on most CPUs)",
          f"one {CPU_PACK_TOKENS}-token pack per step, attention computed per conversation "
-         "(sft.attention): sdpa's mask over a whole pack costs quadratically on CPU (COURSE.md section 5)",
+         "(sft.attention): sdpa's mask over a whole pack costs quadratically on CPU",
          "no gradient checkpointing: memory is not the limit on CPU, time is",
          steps, cost.reason),
         data_tokens=data_tokens, max_steps=cost.max_steps, seconds_per_step=cost.seconds_per_step)
