@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.course-installed
 # and runs a command under them. Scripts and benchmarks run as modules from this folder.
 OFFLINE := $(BIN)/python -m scripts.offline
 
-.PHONY: setup lab test exercises outputs grade mutants nano bench timings colab clean-venv
+.PHONY: setup lab test exercises new-exercise outputs grade mutants nano bench timings colab clean-venv
 
 # bubblewrap, the sandbox course-grade grades in: installed here only where no password is
 # needed (root); `make grade` installs it otherwise.
@@ -54,6 +54,13 @@ test: setup mirror-tools
 
 exercises: setup
 	$(BIN)/python -m scripts.make_exercises
+
+# Add an exercise in one step: a working example (its check, its cells in solutions/, the course
+# map), then exercises/, the manifest, the README table and that lesson's stored solution outputs
+# regenerated. docs/INSTRUCTORS.md ("Adding an exercise") says what to edit next.
+new-exercise: setup
+	@test -n "$(ID)" && test -n "$(POINTS)" || { echo "make new-exercise ID=NN.name POINTS=1|2|3"; exit 2; }
+	$(BIN)/python -m scripts.new_exercise "$(ID)" --points "$(POINTS)"
 
 # Re-run every notebook and solution offline and store the outputs (after changing one of them,
 # or the nano assets); then `make exercises timings`. store_outputs and lesson_times put the

@@ -1,6 +1,7 @@
 """Add an exercise to a lesson in one step (`make new-exercise ID=01.count_special POINTS=2`).
 
-Writes a working example exercise, which the instructor then turns into theirs:
+Writes a working example exercise (scripts/exercise_example.py), which the instructor then
+turns into theirs:
   course_utils/checks/lessonNN.py  its check, registered with @exercise (the module is created
                                    for a lesson that has none), TODO comments saying what to replace;
   solutions/NN_*.ipynb             its task, answer and check cells, after the lesson's last
@@ -31,7 +32,6 @@ import json
 import keyword
 import os
 import re
-import string
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -42,78 +42,13 @@ import nbformat
 from course_utils.grading.authoring import AuthoringError, read_solution
 from course_utils.grading.cells import CHECK, role_of, source_of
 from scripts import ROOT
+from scripts import exercise_example as example
 
 TIERS = {1: "🐢", 2: "🐕", 3: "🦁"}
 # NN.name, the name usable as the example's function name (a check cell passes it to `check`).
 ID_RE = re.compile(r"(?P<lesson>\d\d)\.(?P<name>[a-z][a-z0-9_]{0,39})")
 MAX_MODULE_LINES = 400  # tests/test_layers.py's MAX_LINES (tests/test_new_exercise.py checks they agree)
 IMPORT_WIDTH = 110      # the width the lesson modules wrap their imports at
-# What the example check imports, by the module of course_utils/checks it comes from.
-EXAMPLE_IMPORTS = {
-    ".calls": ("call",),
-    ".course_models": ("course_tokenizer",),
-    ".expect": ("expect_equal", "expect_type"),
-    ".failure": ("CheckFailed",),
-    ".registry": ("exercise",),
-}
-
-# --- the example exercise: a token count, which any lesson can hold --------------------------
-
-CHECK_CODE = string.Template('''
-
-# TODO($id): `make new-exercise` wrote this example (a token count) so that the course stays green
-# until your exercise is written. Replace the texts, the call and what is expected with yours;
-# then, in solutions/$solution, the task, the solution and the known_wrong and known_right
-# answers (docs/INSTRUCTORS.md, "Adding an exercise").
-${NAME}_TEXTS = ("Hello, world!", "<|im_start|>user\\nBonjour, ça va ?<|im_end|>\\n", "")
-
-
-@exercise("$id", points=$points)
-def check_$name($name):
-    # The instruct tokenizer every lesson formats with, loaded once per kernel: the nano stand-in
-    # offline, SmolLM2 online. course_models also has instruct_pair() and base_pair().
-    tokenizer = course_tokenizer()
-    for text in ${NAME}_TEXTS:
-        shown = f"$name(tokenizer, {text!r})"
-        got = call($name, tokenizer, text, shown_as=shown)  # learner code: time limit, output captured
-        expected = len(tokenizer.tokenize(text))
-        expect_type(got, int, shown)
-        # TODO($id): a message of its own for each mistake you expect learners to make.
-        if got == len(text) != expected:
-            raise CheckFailed(f"{shown} returned {got}, the number of characters: count the tokens "
-                              "(tokenizer.tokenize)")
-        expect_equal(got, expected, shown)
-''')
-
-NEW_MODULE = string.Template('''"""Lesson $lesson, $title: the checks of its exercises."""
-from __future__ import annotations
-''')
-
-TASK = string.Template('''## $id $tier Count the tokens of a text
-
-<!-- TODO($id): an example that `make new-exercise` wrote. Replace the title and this task with \
-yours, then the answer cell (solution, known_wrong, known_right) and the check in \
-course_utils/checks/lesson$lesson.py: docs/INSTRUCTORS.md, "Adding an exercise". -->
-Write `$name(tokenizer, text)` that returns how many tokens `tokenizer` splits `text` into, each \
-special token (such as `<|im_end|>`) counting as one.''')
-
-ANSWER = string.Template('''def $name(tokenizer, text):
-    """How many tokens `tokenizer` splits `text` into."""
-    ### BEGIN SOLUTION
-    return len(tokenizer.tokenize(text))
-    ### END SOLUTION''')
-
-KNOWN_WRONG = [
-    {"why": "counts characters, not tokens", "expect": "the number of characters", "source": "return len(text)"},
-    {"why": "returns the tokens, not how many there are", "expect": "returned a list",
-     "source": "return tokenizer.tokenize(text)"},
-]
-KNOWN_RIGHT = [
-    {"why": "encodes to ids, no special tokens added, and counts them",
-     "source": "return len(tokenizer.encode(text, add_special_tokens=False))"},
-    {"why": "counts the input_ids of a tokenizer call",
-     "source": 'return len(tokenizer(text, add_special_tokens=False)["input_ids"])'},
-]
 
 
 class ScaffoldError(ValueError):
@@ -128,15 +63,12 @@ class Scaffold:
     exercise_id: str
     points: int
     solution: Path          # the lesson's solutions notebook
+    module: Path            # the lesson's checks module
     files: dict[Path, str]  # path -> its whole new text
 
     @property
     def name(self) -> str:
         return self.exercise_id.partition(".")[2]
-
-    @property
-    def module(self) -> Path:
-        return self.root / "course_utils" / "checks" / f"lesson{self.exercise_id[:2]}.py"
 
 
 # --- what to write ---------------------------------------------------------------------------
@@ -173,10 +105,10 @@ def plan(root: Path, exercise_id: str, points: int) -> Scaffold:
                             "models), then run this again")
     files = {
         module: new_module,
-        solution: nbformat.writes(notebook_with_exercise(nb, exercise_id, points, lesson)) + "\n",
+        solution: nbformat.writes(notebook_with_exercise(nb, exercise_id, points)) + "\n",
         root / "docs" / "course_map.json": course_map_with_exercise(course_map, solution.stem, exercise_id, points),
     }
-    return Scaffold(root, exercise_id, points, solution, files)
+    return Scaffold(root, exercise_id, points, solution, module, files)
 
 
 def solution_notebook(root: Path, lesson: str) -> Path:
@@ -227,11 +159,9 @@ def lesson_title(course_map: str, stem: str) -> str:
 
 def checks_module(module_text: str | None, exercise_id: str, points: int, solution_name: str, title: str) -> str:
     """The lesson's checks module with the example check at its end (a new module if it has none)."""
-    lesson, _, name = exercise_id.partition(".")
-    text = module_text if module_text is not None else NEW_MODULE.substitute(lesson=lesson, title=title.lower())
-    text = with_imports(text.rstrip("\n") + "\n", EXAMPLE_IMPORTS)
-    return text + CHECK_CODE.substitute(id=exercise_id, name=name, NAME=name.upper(), points=points,
-                                        solution=solution_name)
+    text = module_text if module_text is not None else example.module_head(exercise_id[:2], title)
+    text = with_imports(text.rstrip("\n") + "\n", example.EXAMPLE_IMPORTS)
+    return text + example.check_code(exercise_id, points, solution_name)
 
 
 def with_imports(module_text: str, wanted: dict[str, tuple[str, ...]]) -> str:
@@ -275,23 +205,16 @@ def _import_lines(module: str, names) -> list[str]:
     return [f"from {module} import ("] + [f"    {n}," for n in names] + [")"]
 
 
-def notebook_with_exercise(nb, exercise_id: str, points: int, lesson: str):
+def notebook_with_exercise(nb, exercise_id: str, points: int):
     """A copy of the solutions notebook with the example's task, answer and check cells, placed
     after the last exercise and the cells that follow it up to the next heading (its "Try it"
     cells), so that a closing section ("## What you practised") stays last."""
     nb = copy.deepcopy(nb)
-    name = exercise_id.partition(".")[2]
-    fields = dict(id=exercise_id, name=name, lesson=lesson, tier=TIERS[points])
-    task = nbformat.v4.new_markdown_cell(TASK.substitute(fields))
-    answer = nbformat.v4.new_code_cell(ANSWER.substitute(fields))
-    answer.metadata["course"] = {"role": "answer", "id": exercise_id, "points": points,
-                                 "known_wrong": KNOWN_WRONG, "known_right": KNOWN_RIGHT}
-    check = nbformat.v4.new_code_cell(f'check("{exercise_id}", {name})')
-    check.metadata["course"] = {"role": "check", "id": exercise_id}
+    new = example.cells(exercise_id, points, TIERS[points])
     taken = {cell.get("id") for cell in nb.cells}
-    for cell, suffix in ((task, "md"), (answer, "answer"), (check, "check")):
-        cell.id = _fresh_id(f"{name}-{suffix}", taken)
-    nb.cells[insertion_index(nb):0] = [task, answer, check]
+    for cell, suffix in zip(new, ("md", "answer", "check")):
+        cell.id = _fresh_id(f"{exercise_id.partition('.')[2]}-{suffix}", taken)
+    nb.cells[insertion_index(nb):0] = new
     return nb
 
 

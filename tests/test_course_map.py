@@ -61,6 +61,16 @@ def test_exercise_ids_are_well_formed_and_belong_to_their_lesson():
             seen.add(ex["id"])
 
 
+def test_each_exercises_tier_is_the_one_its_points_give():
+    from course_utils.grading.manifest import load_manifest
+
+    points = {e.id: e.points for exercises in load_manifest().lessons.values() for e in exercises}
+    tiers = {1: "🐢", 2: "🐕", 3: "🦁"}
+    wrong = [(ex["id"], ex["tier"], points.get(ex["id"])) for lesson in LESSONS for ex in lesson["exercises"]
+             if ex["id"] in points and tiers.get(points[ex["id"]]) != ex["tier"]]
+    assert not wrong, f"(id, tier, points) whose tier is not 🐢 1, 🐕 2, 🦁 3: {wrong}"
+
+
 @pytest.mark.parametrize("lesson", [lesson for lesson in LESSONS if lesson["exercises"]],
                          ids=lambda lesson: lesson["stem"])
 def test_listed_exercises_are_the_registered_checks(lesson):

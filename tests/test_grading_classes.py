@@ -1,9 +1,11 @@
 """An instructor's weeks with course-grade, end to end: each class has its own gradebook beside
-its folder, no grade is lost when notebooks come and go, and a stopped run (SIGTERM as Ctrl-C)
-leaves its rows, a readable report and no temporary folders (issue 19)."""
+its folder, no grade is lost when notebooks come and go or the lesson gains an exercise, and a
+stopped run (SIGTERM as Ctrl-C) leaves its rows, a readable report and no temporary folders
+(issue 19)."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -15,6 +17,7 @@ import pytest
 
 from course_utils.grading.gradebook import read_gradebook
 from course_utils.status import SubmissionStatus
+from support.course_copy import copy_of_the_repository, run_in
 from support.sandboxing import sandbox_args
 from test_grading_cli import CASES, corpus
 
@@ -112,3 +115,65 @@ def test_sigterm_stops_like_ctrl_c_keeping_rows_and_report_and_removing_temporar
     rows = read_gradebook(gradebook)
     assert rows[f"b/{corpus.FILENAME}"].status == SubmissionStatus.GRADED_WITH_STOPPED_CELLS
     assert rows[f"a/{corpus.FILENAME}"].status == SubmissionStatus.GRADED
+
+
+# --- week two: grade class A, add an exercise, grade class B, resume class A ---------------------
+
+LESSON01 = corpus.FILENAME
+NEW_ID = "01.count_special"
+
+
+def maxima_per_lesson(report: str) -> dict[str, set[str]]:
+    """lesson -> every maximum the report's class table shows for it ('points/max')."""
+    found: dict[str, set[str]] = {}
+    for lesson, maximum in re.findall(r"<td>(\d\d_\w+)</td><td>\d+/(\d+)</td>", report):
+        found.setdefault(lesson, set()).add(maximum)
+    return found
+
+
+@pytest.mark.slow  # ~2 min on 2 cores: three gradings of small classes and a scaffold, on a copy of the course
+def test_week_two_adding_an_exercise_between_two_classes_loses_no_grade(tmp_path):
+    copy = copy_of_the_repository(tmp_path / "course")
+    classes = tmp_path / "classes"
+    corpus.write(FAST, classes / "class-a")  # handed in before the new exercise existed
+
+    def course_grade(folder: str) -> str:
+        # The copy's course, so --no-sandbox: the sandbox passes no PYTHONPATH, and its kernels
+        # would import this checkout's course_utils (tests/test_grading_sandbox.py covers it).
+        graded = run_in(copy, sys.executable, "-m", "course_utils.grading.cli", str(classes / folder), "--no-sandbox")
+        assert graded.returncode == 0, graded.stdout[-3000:] + graded.stderr[-3000:]
+        return graded.stdout + graded.stderr
+
+    course_grade("class-a")
+    week_one = read_gradebook(classes / "class-a.gradebook.csv")
+    assert {row.max_points for row in week_one.values()} == {corpus.MAX_POINTS}
+
+    scaffold = run_in(copy, sys.executable, "-m", "scripts.new_exercise", NEW_ID, "--points", "2")
+    assert scaffold.returncode == 0, scaffold.stdout[-3000:] + scaffold.stderr[-3000:]
+    grown = corpus.MAX_POINTS + 2
+
+    for student, source in (("dan", "exercises"), ("eve", "solutions")):  # untouched, and all right
+        (classes / "class-b" / student).mkdir(parents=True)
+        shutil.copy(copy / source / LESSON01, classes / "class-b" / student / LESSON01)
+    course_grade("class-b")
+    class_b = read_gradebook(classes / "class-b.gradebook.csv")
+    assert class_b[f"eve/{LESSON01}"].total == grown and class_b[f"eve/{LESSON01}"].exercises[NEW_ID] == (2, "passed")
+    assert class_b[f"dan/{LESSON01}"].total == 0
+
+    resumed = course_grade("class-a")
+    assert f"0 already graded in {classes / 'class-a.gradebook.csv'}, 2 to grade; 2 of them graded before" in resumed
+    class_a = read_gradebook(classes / "class-a.gradebook.csv")
+    assert sorted(class_a) == sorted(week_one), "a row was lost or added"
+    for name, row in class_a.items():
+        assert row.max_points == grown and row.exercises[NEW_ID][0] == 0, row
+        earlier = {i: verdict for i, verdict in row.exercises.items() if i != NEW_ID}
+        assert earlier == week_one[name].exercises, "the other exercises' verdicts changed"
+    [backup] = classes.glob("class-a.gradebook.backup-*.csv")
+    assert f"as it was before this run, it is kept in {backup}" in resumed
+    assert read_gradebook(backup) == week_one, "the week-one grades are kept as they were"
+    assert read_gradebook(classes / "class-b.gradebook.csv") == class_b, "resuming class A touched class B"
+
+    for name in ("class-a", "class-b"):
+        report = (classes / f"{name}.report.html").read_text(encoding="utf-8")
+        assert maxima_per_lesson(report) == {corpus.LESSON: {str(grown)}}, name
+        assert f"<td><code>{NEW_ID}</code></td><td>2</td>" in report, "the new exercise and its maximum"

@@ -72,7 +72,7 @@ def test_each_corpus_submission_gets_its_row(graded, case):
         assert wanted in row[f"{exercise_id} feedback"], row
     assert case.flags in row["flags"] if case.flags else row["flags"] == "", row["flags"]
     assert int(row["total"]) == sum(case.points.values())
-    assert row["max"] == "7" and row["lesson"] == corpus.LESSON
+    assert row["max"] == str(corpus.MAX_POINTS) and row["lesson"] == corpus.LESSON
 
 
 @pytest.mark.slow
@@ -131,7 +131,7 @@ def test_a_killed_run_resumes_without_duplicates_and_regrades_changed_work(tmp_p
     for name, row in kept.items():
         if name != changed:
             assert final[name] == row, "a finished row was graded again"
-    assert final[changed].sha256 != kept[changed].sha256 and final[changed].total == 7
+    assert final[changed].sha256 != kept[changed].sha256 and final[changed].total == corpus.MAX_POINTS
 
 
 @pytest.mark.slow

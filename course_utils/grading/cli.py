@@ -23,7 +23,6 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..status import SubmissionStatus
 from .gradebook import AnotherClassGradebook, Gradebook, NotAGradebook, Row, file_sha256
 from .manifest import MANIFEST_PATH, load_manifest
 from .report import write_report
@@ -129,6 +128,19 @@ def _summary(args: argparse.Namespace, book: Gradebook, submissions: dict, todo:
     return "; ".join(parts)
 
 
+def _record(book: Gradebook, report: Path, row: Row | None = None) -> None:
+    """Save the gradebook (with `row`) and the report; say where the backup went if this made one."""
+    had_backup = book.backup
+    if row is None:
+        book.save()
+    else:
+        book.put(row)
+    write_report(report, book)
+    if book.backup != had_backup:
+        tqdm.write(f"course-grade: {book.path} is about to lose or replace a grade; "
+                   f"as it was before this run, it is kept in {book.backup}", file=sys.stderr)
+
+
 def grade_folder(args: argparse.Namespace, options: RunOptions) -> Gradebook:
     manifest = load_manifest(args.manifest or MANIFEST_PATH)
     book = Gradebook(args.out, manifest, args.submissions, fresh=args.fresh)
@@ -138,10 +150,7 @@ def grade_folder(args: argparse.Namespace, options: RunOptions) -> Gradebook:
     sandboxed = options.sandbox is not None
     todo = [name for name in submissions if not book.is_current(name, hashes[name], sandboxed)]
     print(_summary(args, book, submissions, todo, missing))
-    book.save()
-    if book.backup:
-        print(f"course-grade: the gradebook as it was is kept in {book.backup}")
-    write_report(args.report, book)
+    _record(book, args.report)
     done = 0
     with ThreadPoolExecutor(max_workers=args.jobs) as pool, \
             tqdm(total=len(todo), unit="notebook", desc="grading", file=sys.stderr) as bar:
@@ -150,8 +159,7 @@ def grade_folder(args: argparse.Namespace, options: RunOptions) -> Gradebook:
         try:
             for future in as_completed(futures):
                 row = future.result()
-                book.put(row)
-                write_report(args.report, book)
+                _record(book, args.report, row)
                 done += 1
                 bar.set_postfix_str(f"{row.submission} {row.total}/{row.max_points} {row.status}"[-60:])
                 bar.update()
