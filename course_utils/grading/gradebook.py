@@ -23,7 +23,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import shutil
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -162,6 +161,9 @@ class Gradebook:
         self.manifest = manifest
         self.folder = str(folder.resolve()) if folder else ""
         self._on_disk = read_gradebook(path)  # what a first save must not lose without a backup
+        # The file as opened, byte for byte: an earlier save of this run may have rewritten it
+        # (new columns, rows marked missing) before the first save that loses a grade.
+        self._opened = path.read_bytes() if self._on_disk else b""
         self.backup: Path | None = None
         # Copies: marking a row missing must not change what the file held when it was opened.
         self.rows: dict[str, Row] = {} if fresh else {name: replace(row) for name, row in self._on_disk.items()}
@@ -212,7 +214,7 @@ class Gradebook:
     def save(self) -> None:
         if self.backup is None and self._loses_a_grade():
             self.backup = backup_path(self.path)
-            shutil.copy2(self.path, self.backup)
+            write_atomically(self.backup, self._opened.decode("utf-8"))
         write_gradebook(self.path, list(self.rows.values()), self.exercise_ids())
 
     def _loses_a_grade(self) -> bool:
