@@ -165,8 +165,8 @@ def test_rows_graded_against_an_earlier_exercise_set_are_graded_again(tmp_path):
     assert grown.is_current("zed.ipynb", SHA, sandboxed=False), "lesson 02 did not change"
 
 
-def _maxima(report: str) -> dict[str, set[str]]:
-    """lesson -> every 'points/max' maximum the class table shows for it."""
+def maxima_per_lesson(report: str) -> dict[str, set[str]]:
+    """lesson -> every maximum the report's class table shows for it ('points/max')."""
     found: dict[str, set[str]] = {}
     for lesson, maximum in re.findall(r"<td>(\d\d_\w+)</td><td>\d+/(\d+)</td>", report):
         found.setdefault(lesson, set()).add(maximum)
@@ -180,7 +180,7 @@ def test_the_report_shows_each_exercise_maximum_and_one_maximum_per_lesson(tmp_p
     grown.mark_missing({"new.ipynb"})                              # old.ipynb left; graded against 3 points
     grown.put(_row("new.ipynb", GROWN, **{"01.a": (1, "passed"), "01.b": (0, "failed"), "01.c": (2, "passed")}))
     report = render_report(grown)
-    assert _maxima(report) == {"01_x": {"5"}}
+    assert maxima_per_lesson(report) == {"01_x": {"5"}}
     assert "<td>3 <span class=muted>(earlier exercise set)</span></td>" in report
     assert "<td><code>01.c</code></td><td>2</td><td>1/1</td>" in report, "01.c: worth 2, passed by 1 of 1"
     assert "<td><code>01.b</code></td><td>2</td><td>0/1</td>" in report, "the stale row is not counted"

@@ -5,7 +5,6 @@ stopped run (SIGTERM as Ctrl-C) leaves its rows, a readable report and no tempor
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -19,6 +18,7 @@ from course_utils.grading.gradebook import read_gradebook
 from course_utils.status import SubmissionStatus
 from support.course_copy import copy_of_the_repository, run_in
 from support.sandboxing import sandbox_args
+from test_gradebook import maxima_per_lesson
 from test_grading_cli import CASES, corpus
 
 COURSE_GRADE = [sys.executable, "-m", "course_utils.grading.cli"]
@@ -121,14 +121,6 @@ def test_sigterm_stops_like_ctrl_c_keeping_rows_and_report_and_removing_temporar
 
 LESSON01 = corpus.FILENAME
 NEW_ID = "01.count_special"
-
-
-def maxima_per_lesson(report: str) -> dict[str, set[str]]:
-    """lesson -> every maximum the report's class table shows for it ('points/max')."""
-    found: dict[str, set[str]] = {}
-    for lesson, maximum in re.findall(r"<td>(\d\d_\w+)</td><td>\d+/(\d+)</td>", report):
-        found.setdefault(lesson, set()).add(maximum)
-    return found
 
 
 @pytest.mark.slow  # ~2 min on 2 cores: three gradings of small classes and a scaffold, on a copy of the course

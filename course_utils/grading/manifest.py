@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from .. import checks
@@ -45,7 +45,15 @@ class Manifest:
         rows graded before are graded again. A row of no known lesson ("") records the
         fingerprint of every lesson, since a new one might claim its notebook.
         """
-        lessons = [lesson] if lesson in self.lessons else sorted(self.lessons)
+        return self._exercise_sets.get(lesson, self._exercise_sets[""])
+
+    @cached_property
+    def _exercise_sets(self) -> dict[str, str]:
+        # Computed once: the report asks for every row after every graded submission.
+        sets = {name: self._fingerprint([name]) for name in self.lessons}
+        return sets | {"": self._fingerprint(sorted(self.lessons))}
+
+    def _fingerprint(self, lessons: list[str]) -> str:
         digest = hashlib.sha256()
         for name in lessons:
             digest.update(json.dumps([name, [asdict(e) for e in self.lessons[name]]]).encode())
