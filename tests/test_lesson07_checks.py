@@ -285,3 +285,104 @@ def test_the_parser_check_shows_reasoning_stripped_at_its_ends_on_a_conversation
     message = failure("07.kestrel_parser", stripped)
     assert "the check's own conversation 'reasoning between newlines'" in message
     assert "['reasoning_content'] is 'The user asks for a capital.'" in message
+
+
+# --- 07.parallel_calls -----------------------------------------------------------------------
+
+def _record(messages, calls, results, ids=None, order=None):
+    """A history in the exercise's shape; `ids` and `order` (of the tool messages) to get it wrong."""
+    ids = ids or [f"call_{n}" for n in range(1, len(calls) + 1)]
+    answers = [{"role": "tool", "tool_call_id": i, "content": r} for i, r in zip(ids, results)]
+    turn = {"role": "assistant", "content": "", "tool_calls": [
+        {"id": i, "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
+        for i, c in zip(ids[: len(calls)], calls)]}
+    return messages + [turn] + [answers[k] for k in (order or range(len(answers)))]
+
+
+def _parallel_failure(record) -> str:
+    def record_parallel_calls(messages, calls, results):
+        return record(messages, calls, results)
+
+    return failure("07.parallel_calls", record_parallel_calls)
+
+
+def test_parallel_cases_call_one_function_twice_with_other_arguments():
+    for messages, calls in lesson07.PARALLEL_CASES.values():
+        names = [c["name"] for c in calls]
+        assert len(set(names)) < len(names), "pairing a result by the function's name must go wrong"
+        twins = [c["arguments"] for c in calls if names.count(c["name"]) > 1]
+        assert len({json.dumps(a, sort_keys=True) for a in twins}) == len(twins)
+    assert max(len(calls) for _, calls in lesson07.PARALLEL_CASES.values()) == 3
+
+
+def test_results_paired_by_the_functions_name_render_like_the_reference_so_the_ids_are_checked():
+    # Hermes pairs by order and Gemma 4 turns an id into its function's name: with get_weather called
+    # twice, ids found by name render exactly like the right history. Only the structure check sees it.
+    messages, calls = lesson07.PARALLEL_CASES["three calls, get_weather twice"]
+    right = _record(messages, calls, ["32°C and rainy", "Lima", "5°C and snowy"])
+    by_name = right[:2] + [dict(m, tool_call_id=i) for m, i in zip(right[2:], ["call_3", "call_2", "call_3"])]
+    assert by_name != right
+    assert lesson07._renderings(by_name) == lesson07._renderings(right)
+    assert "no tool message answers call_1" in _parallel_failure(
+        lambda m, c, r: _record(m, c, r)[:2] + [dict(t, tool_call_id=i) for t, i in
+                                                 zip(_record(m, c, r)[2:], ["call_3", "call_2", "call_3"])])
+
+
+def test_gemma4_finds_each_results_function_through_tool_call_id_and_cannot_render_an_unknown_one():
+    messages, calls = lesson07.PARALLEL_CASES["three calls, get_weather twice"]
+    history = _record(messages, calls, ["a", "b", "c"])
+    gemma = "Gemma 4 (gemma4_chat_template)"
+    assert 'response:get_capital{value:<|"|>b<|"|>}' in lesson07._renderings(history)[gemma][0]
+    history[-1]["tool_call_id"] = "call_9"
+    text, error = lesson07._renderings(history)[gemma]
+    assert text is None and 'can only concatenate str (not "NoneType") to str' in str(error)
+    history[-1]["name"] = "get_weather"  # without a matching id, Gemma 4 falls back to the message's name
+    assert 'response:get_weather{value:<|"|>c<|"|>}' in lesson07._renderings(history)[gemma][0]
+
+
+def test_tool_messages_in_another_order_than_the_calls_are_named_as_such():
+    message = _parallel_failure(lambda m, c, r: _record(m, c, r, order=[2, 1, 0]))
+    assert "the tool messages answer ['call_3', 'call_2', 'call_1'], in another order than the calls" in message
+
+
+def test_a_tool_message_without_tool_call_id_or_with_an_unknown_one_is_named_by_its_index():
+    def without_id(messages, calls, results):
+        history = _record(messages, calls, results)
+        del history[-1]["tool_call_id"]
+        return history
+
+    assert "on 'three calls, get_weather twice'[4], a tool message, has no tool_call_id" in _parallel_failure(without_id)
+    counted_from_0 = _parallel_failure(lambda m, c, r: [*_record(m, c, r)[:2], *(
+        dict(t, tool_call_id=f"call_{n}") for n, t in enumerate(_record(m, c, r)[2:]))])
+    assert "[2] has tool_call_id 'call_0', which no call has (the calls' ids are ['call_1', 'call_2', 'call_3'])" \
+        in counted_from_0
+
+
+def test_changing_the_calls_or_results_given_fails_too():
+    def pops(messages, calls, results):
+        history = _record(messages, calls, list(results))
+        results.pop()
+        return history
+
+    assert "changed the results it was given" in _parallel_failure(pops)
+
+
+def test_ids_other_than_call_n_and_a_missing_type_fail_on_the_exact_messages():
+    renamed = _parallel_failure(lambda m, c, r: _record(m, c, r, ids=["a", "b", "c"]))
+    assert "[1:][0]['tool_calls'][0]['id'] is 'a', expected 'call_1'" in renamed
+
+    def untyped(messages, calls, results):
+        history = _record(messages, calls, results)
+        for tool_call in history[1]["tool_calls"]:
+            del tool_call["type"]
+        return history
+
+    assert "['tool_calls'][0] has keys ['function', 'id'], expected ['function', 'id', 'type']" in _parallel_failure(untyped)
+
+
+def test_a_history_a_template_cannot_render_fails_naming_the_template_and_its_error():
+    def results_as_blocks(messages, calls, results):
+        return _record(messages, calls, [[{"type": "text", "text": r}] for r in results])
+
+    assert ("on 'three calls, get_weather twice': Hermes (get_template('hermes_tool_use')) cannot render the history: "
+            "template line") in _parallel_failure(results_as_blocks)

@@ -19,6 +19,10 @@
 - `stop_models`, `tool_model`: scripted stand-in models for 05.stop_rate and 06.loop, whose
   right answers the nano models cannot tell from wrong ones (a stop rate strictly between 0
   and 1; two tool calls in one reply), with `generate()`'s options applied as transformers does.
+- `tool_history`: what a tool loop's messages must hold after a reply with calls (06.loop): one
+  assistant message with every call, then one tool message per call, paired by id.
+- `template_choice`: the cases of 06.tool_template, each answered by transformers' own
+  `get_chat_template` on a copy of the course tokenizer.
 - ``lesson01.py`` ...: one module per lesson, registering that lesson's exercises; a lesson
   imports no other lesson (tests/test_layers.py), so checking ``04.*`` registers only ``04.*``.
 

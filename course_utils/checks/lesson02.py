@@ -1,4 +1,4 @@
-"""Lesson 02, base vs instruct: the checks of its two exercises.
+"""Lesson 02, base vs instruct: the checks of its three exercises.
 
 The checks load the course's own models (the real SmolLM2 pair online, the nano pair offline)
 and compute the expected answers with them at check time, so a check holds on either pair and
@@ -172,21 +172,28 @@ def _reply_cases():
 def _sampling_by_default(model, samples: bool):
     """While inside, `model` samples unless told do_sample=False, from a fixed seed (so a verdict
     is the same every run); its generation config and the global random state are restored."""
-    import torch
-
     if not samples:
         yield
         return
     config = model.generation_config
     before = config.do_sample
     config.do_sample = True
-    devices = [model.device.index or 0] if model.device.type == "cuda" else []  # fork only the RNG it uses
     try:
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(0)
+        with _seeded(model):
             yield
     finally:
         config.do_sample = before
+
+
+@contextlib.contextmanager
+def _seeded(model):
+    """While inside, sampling starts from a fixed seed; the global random state is restored after."""
+    import torch
+
+    devices = [model.device.index or 0] if model.device.type == "cuda" else []  # fork only the RNG it uses
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(0)
+        yield
 
 
 def _is_expected(got: str, expected: str) -> bool:
@@ -297,3 +304,89 @@ def check_stops(stops_cleanly):
         got = _as_bool(call(stops_cleanly, tokenizer, copy.copy(ids), shown_as=shown), shown)
         if got != expected:
             raise CheckFailed(f"{shown} returned {got}, expected {expected}: {why}")
+
+
+# --- 02.pipeline_reply ----------------------------------------------------------------------
+
+@contextlib.contextmanager
+def _chat_pipeline(model, tokenizer):
+    """A text-generation pipeline on `model`, and the prompts its calls hand it: a rendered prompt
+    as the `str` it is, a message list (which arrives as a `Chat`) as a copy of its messages, taken
+    then. Building it sets the tokenizer's padding side to left (for batches); the tokenizer,
+    shared with the other checks, gets its own back."""
+    from transformers import pipeline
+
+    side = tokenizer.padding_side
+    chat = pipeline("text-generation", model=model, tokenizer=tokenizer)
+    prompts: list = []
+    preprocess = chat.preprocess
+
+    def recording(prompt, *args, **kwargs):
+        prompts.append(prompt if isinstance(prompt, str) else copy.deepcopy(list(getattr(prompt, "messages", []))))
+        return preprocess(prompt, *args, **kwargs)
+
+    chat.preprocess = recording  # an instance attribute: the pipeline calls self.preprocess
+    try:
+        yield chat, prompts
+    finally:
+        tokenizer.padding_side = side
+
+
+def _check_pipeline_prompt(prompts: list, messages, shown: str, name: str) -> None:
+    """The pipeline must be given the message list itself, so that it applies the chat template."""
+    if not prompts:
+        raise CheckFailed(f"{shown} never called {name}: call {name}(messages, ...) and read the reply in its output")
+    if isinstance(prompts[0], str):
+        raise CheckFailed(f"{shown} gave {name} a string, {short_repr(prompts[0], 50)}, not the message list: a "
+                          "pipeline continues text as it is (generated_text is then a string); given messages it "
+                          f"applies the chat template and its generation prompt itself: call {name}(messages, ...)")
+    if prompts[0] != messages:
+        raise CheckFailed(f"{shown} gave {name} other messages than it was given: pass them as they are")
+
+
+def _check_pipeline_result(got, messages, shown: str) -> None:
+    """Fail when `got` is a part of the pipeline's output other than the reply's text."""
+    where = "the reply is the 'content' of the last message of out[0]['generated_text']"
+    if isinstance(got, list) and got and isinstance(got[0], dict) and "generated_text" in got[0]:
+        raise CheckFailed(f"{shown} returned the pipeline's whole output, a list of one dict: {where}")
+    if isinstance(got, dict) and "generated_text" in got:
+        raise CheckFailed(f"{shown} returned a dict with 'generated_text', the conversation: {where}")
+    if isinstance(got, list) and got and isinstance(got[-1], dict):
+        raise CheckFailed(f"{shown} returned a list of messages, the conversation with the reply appended: {where}")
+    if isinstance(got, dict):
+        raise CheckFailed(f"{shown} returned the message {short_repr(got, 80)}: return only its 'content'")
+    expect_type(got, str, shown)
+    if got == messages[-1]["content"]:
+        raise CheckFailed(f"{shown} returned {short_repr(got)}, the last message it was given (generated_text[-2]): "
+                          "the reply is the message the pipeline appended, generated_text[-1]")
+
+
+@exercise("02.pipeline_reply", points=2, time_limit=60)  # the real SmolLM2 on a CPU, up to 256 tokens when uncapped
+def check_pipeline_reply(pipeline_reply):
+    tokenizer = instruct_pair()[0]
+    for model_name, model, messages, _ in _reply_cases():
+        name = "base_chat" if model_name == "base_model" else "chat"
+        shown = f"pipeline_reply({name}, {short_repr(messages, 80)})"
+        given = copy.deepcopy(messages)
+        # Seeded: the pipeline samples unless told do_sample=False, and a verdict must not vary.
+        with _chat_pipeline(model, tokenizer) as (chat, prompts), _seeded(model):
+            try:
+                got, failure = call(pipeline_reply, chat, given, shown_as=shown), None
+            except CheckFailed as error:  # a string prompt fails at ["content"]: say why first
+                got, failure = None, error
+        if prompts or failure is None:
+            _check_pipeline_prompt(prompts, messages, shown, name)
+        if failure is not None:
+            raise failure
+        if given != messages:
+            raise CheckFailed(f"{shown} changed the messages it was given: leave the conversation as it was")
+        _check_pipeline_result(got, messages, shown)
+        generation = generate_text(model, tokenizer, _prompt(tokenizer, messages), MAX_NEW_TOKENS)
+        if _is_expected(got, generation.reply):
+            continue
+        prompt_length = len(tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_dict=False))
+        _explain_length(got, generation, shown, prompt_length, tokenizer)
+        where = first_difference(generation.reply, got)
+        raise CheckFailed(f"{shown} returned a reply other than the greedy one; {where}. A text-generation"
+                          " pipeline samples unless told otherwise (its defaults: do_sample=True, "
+                          "temperature=0.7): pass do_sample=False")

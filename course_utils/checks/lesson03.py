@@ -1,4 +1,4 @@
-"""Lesson 03, writing chat templates: the checks of its five exercises.
+"""Lesson 03, writing chat templates: the checks of its six exercises.
 
 A template is graded by what it renders, never by its text: the learner's template and the
 reference are rendered with `render_template` (transformers' own renderer) over the
@@ -6,15 +6,21 @@ conversations of `course_utils.conversations` (and the few an exercise adds belo
 the corpus cannot show), with and without the generation prompt, and the first rendering that
 differs fails the check with `first_difference`'s one line. So any correct template passes,
 whatever its Jinja style, variable names or whitespace control, and a template one newline off
-fails with the position of that newline.
+fails with the position of that newline. 03.python_first grades a Python function the same way:
+what it returns against what the course tokenizer's `apply_chat_template` renders.
 """
 from __future__ import annotations
+
+import copy
 
 import jinja2
 
 from ..conversations import GENERATION_PROMPT_OPTIONS, conversations
+from ..display import first_difference, visible
 from ..templates import TEMPLATES
 from .calls import call, short_repr
+from .course_models import course_tokenizer
+from .expect import expect_type
 from .expect_templates import (
     SYSTEM_WITH_WHITESPACE,
     expect_same_renderings,
@@ -174,3 +180,69 @@ def check_portable(portable_template):
 def check_debug(fixed_template):
     expect_template_text(fixed_template, "fixed_template")
     expect_same_renderings(fixed_template, TEMPLATES["smollm2"].template, "fixed_template", DEBUG_GROUPS)
+
+
+# 03.python_first: each conversation is rendered with add_generation_prompt False, True and left
+# out, so a function whose default is not False shows too.
+PYTHON_FIRST_OPTIONS = ({"add_generation_prompt": False}, {"add_generation_prompt": True}, {})
+SYSTEM_TURN = "<|im_start|>system"
+# Calls that render with a template rather than build the string: the exercise is the loop.
+TEMPLATE_CALLS = {"apply_chat_template", "render_template", "render_jinja_template"}
+
+
+def _names_used(code) -> set[str]:
+    """The global and attribute names a function's code uses, its nested functions' included."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if hasattr(const, "co_names"):
+            names |= _names_used(const)
+    return names
+
+
+def _python_first_hint(expected: str, got: str, messages, generation_prompt: str, flag: bool) -> str:
+    """What the most common slips look like in the output: the default system turn, the generation
+    prompt, a system turn written twice."""
+    if messages[0]["role"] != "system" and expected.endswith(got) and got != expected:
+        return (f": SmolLM2's template starts a conversation that has no system message with its default "
+                f"system turn, {visible(expected[: len(expected) - len(got)], keep_newlines=False)!r}")
+    if not flag and got == expected + generation_prompt:
+        return ": the generation prompt is added only when add_generation_prompt is true (it defaults to False)"
+    if flag and got + generation_prompt == expected:
+        shown_prompt = visible(generation_prompt, keep_newlines=False)
+        return f": add_generation_prompt=True ends the text with the generation prompt {shown_prompt!r}"
+    if got.count(SYSTEM_TURN) > expected.count(SYSTEM_TURN):
+        return (f": {got.count(SYSTEM_TURN)} system turns, expected {expected.count(SYSTEM_TURN)}; write one: the "
+                "conversation's own when its first message is a system message (even an empty one), else the default")
+    return ""
+
+
+@exercise("03.python_first", points=2)
+def check_python_first(render_in_python):
+    if not callable(render_in_python):
+        raise CheckFailed(f"render_in_python is {short_repr(render_in_python)}, expected a function")
+    code = getattr(render_in_python, "__code__", None)
+    used = sorted(TEMPLATE_CALLS & _names_used(code)) if code is not None else []
+    if used:
+        raise CheckFailed(f"render_in_python uses {used[0]}, which renders a template: build the string "
+                          "yourself, with a loop over the messages")
+    tokenizer = course_tokenizer()
+    # Every plain conversation of the template exercises, and a system message with whitespace
+    # around it: the template writes contents as they are, so a function that strips them differs.
+    for conversation, messages in [*conversations(), SYSTEM_WITH_WHITESPACE]:
+        rendered = {flag: tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=flag)
+                    for flag in GENERATION_PROMPT_OPTIONS}
+        generation_prompt = rendered[True][len(rendered[False]):]
+        for options in PYTHON_FIRST_OPTIONS:
+            flag = options.get("add_generation_prompt", False)
+            extra = "".join(f", {key}={value}" for key, value in options.items())
+            shown = f"render_in_python(<conversation '{conversation}'>{extra})"
+            given = copy.deepcopy(messages)
+            got = call(render_in_python, given, shown_as=shown, **options)
+            if given != messages:
+                raise CheckFailed(f"{shown} changed the messages it was given: build the text, leave the "
+                                  "list as it was (no default system message inserted into it)")
+            expect_type(got, str, shown)
+            where = first_difference(rendered[flag], got)
+            if where is not None:
+                hint = _python_first_hint(rendered[flag], got, messages, generation_prompt, flag)
+                raise CheckFailed(f"{shown}: {where}{hint}")

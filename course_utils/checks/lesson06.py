@@ -1,8 +1,10 @@
-"""Lesson 06 checks: a tool's schema, parsing tool calls, the tool messages, and the tool loop.
+"""Lesson 06 checks: a tool's schema, parsing tool calls, the tool messages, the tool loop,
+which named template apply_chat_template picks, and documents for retrieval-augmented generation.
 
 06.loop runs the learner's loop against `ToolCallingModel` (checks/tool_model.py), a stand-in
 that replies as a well-trained tool-calling model would and records every prompt, the messages
-it was rendered from and the generate() options, so the check can say which step is wrong.
+it was rendered from and the generate() options, so the check can say which step is wrong;
+checks/tool_history.py says what those messages must hold.
 """
 from __future__ import annotations
 
@@ -10,11 +12,15 @@ import copy
 import json
 
 from ..display import first_difference
+from ..status import NOT_ATTEMPTED_YET
 from ..world import get_weather
 from .calls import call, short_repr
-from .expect import expect_equal, expect_type
+from .course_models import course_tokenizer
+from .expect import expect_equal, expect_text, expect_type
 from .failure import CheckFailed
 from .registry import exercise
+from .template_choice import Raised, template_cases, value_error_as_result
+from .tool_history import expect_call_history
 from .tool_model import (
     END_OF_TURN,
     GENERATION_PROMPT,
@@ -211,7 +217,7 @@ def check_loop(run_tools):
     result = get_weather("Oslo")
     answer, model, shown = _run(run_tools, tokenizer, "What is the weather in Oslo?", [get_weather, _get_capital])
     expect_equal(len(model.prompts), 2, f"the number of times {shown} called model.generate")
-    _expect_call_history(model.histories[1], shown, 1)
+    expect_call_history(model.histories[1], shown, 1)
     if f"<tool_response>\n{result}\n</tool_response>" not in model.prompts[1]:
         raise CheckFailed(f"{shown}: the prompt of step 2 does not hold the tool's result {result!r} "
                           "in a tool turn; append {'role': 'tool', 'tool_call_id': ..., 'content': result}")
@@ -245,7 +251,7 @@ def _check_one_reply_two_calls(run_tools, tokenizer) -> None:
     if len(model.prompts) < 2:
         raise CheckFailed(f"{shown} asked the model {len(model.prompts)} time(s); after its two calls, the results "
                           "must go back to it for an answer")
-    _expect_call_history(model.histories[1], shown, 2)
+    expect_call_history(model.histories[1], shown, 2)
     after_question = model.prompts[1].removesuffix(GENERATION_PROMPT).rpartition("<|im_start|>user\n")[2]
     expected = (tool_call_text("get_weather", {"city": "Oslo"}) + "\n" + tool_call_text("get_capital", {"country": "Peru"})
                 + f"{END_OF_TURN}\n<|im_start|>tool\n<tool_response>\n{weather}\n</tool_response>{END_OF_TURN}\n"
@@ -257,61 +263,103 @@ def _check_one_reply_two_calls(run_tools, tokenizer) -> None:
     expect_equal(answer, f"The tools say: {weather}; Lima.", shown)
 
 
-def _calls(count: int) -> str:
-    return f"{count} call{'s' * (count != 1)}"
+# --- 06.tool_template -----------------------------------------------------------------------
 
 
-def _expect_call_history(history, shown: str, count: int) -> None:
-    """After the question: one assistant message whose tool_calls hold the reply's `count` calls,
-    each with an id of its own, then one tool message per call carrying that id, in order. The
-    template does not render ids, so only the messages show a result not paired with its call."""
-    if not isinstance(history, list):
-        raise CheckFailed(f"{shown}: the prompt of step 2 was not rendered by "
-                          "tokenizer.apply_chat_template(messages, ...)")
-    roles = [m.get("role") if isinstance(m, dict) else None for m in history]
-    new = history[roles.index("user") + 1:] if "user" in roles else history
-    roles = roles[len(history) - len(new):]
-    turns = roles.count("assistant")
-    if turns == 0:
-        raise CheckFailed(f"{shown}: the messages of step 2 have no assistant message after the question (roles "
-                          f"after it: {roles}); append the reply as {{'role': 'assistant', 'tool_calls': [...]}} "
-                          "before its results: the model must see the calls it made")
-    if turns > 1:
-        raise CheckFailed(f"{shown}: the model made {_calls(count)} in one reply, but the prompt of step 2 shows "
-                          f"that reply as {turns} assistant turns; keep one reply as one assistant message with "
-                          f"{'both calls' if count == 2 else 'its calls'} in its tool_calls, then one tool message "
-                          "per call")
-    if roles[0] != "assistant":
-        raise CheckFailed(f"{shown}: the messages of step 2 have the results before the assistant message that "
-                          f"made the calls (roles after the question: {roles}); append the assistant message "
-                          "first, then the results")
-    _expect_paired_results(new[0].get("tool_calls"), new[1:], f"{shown}: in the messages of step 2,", count)
+@exercise("06.tool_template", points=2)
+def check_tool_template(template_for):
+    learner = value_error_as_result(template_for)
+    for case in template_cases():
+        expected = case.transformers_choice()
+        wanted = case.describe(expected)
+        try:
+            got = call(learner, copy.deepcopy(case.templates), case.chat_template, copy.copy(case.tools),
+                       shown_as=case.shown)
+        except CheckFailed as failure:  # not attempted yet, or it raised something else than a ValueError
+            if failure.detail.startswith(NOT_ATTEMPTED_YET):
+                raise
+            raise CheckFailed(f"{case.shown}{_cut(failure.detail.removeprefix(case.shown))}; expected {wanted}: "
+                              f"{case.why}") from None
+        if isinstance(got, Raised):
+            if not isinstance(expected, Raised):
+                raise CheckFailed(f"{case.shown} raised ValueError: {_cut(str(got.error))}; expected {wanted}: "
+                                  f"{case.why}")
+        elif isinstance(expected, Raised) or got != expected:
+            name_only = isinstance(got, str) and isinstance(case.templates, dict) and got in case.templates
+            raise CheckFailed(f"{case.shown} returned {case.describe(got)}, expected {wanted}: {case.why}"
+                              + "; return the template's text, not its name" * name_only)
 
 
-def _expect_paired_results(calls, results: list, where: str, count: int) -> None:
-    if not calls:
-        raise CheckFailed(f"{where} the assistant message has no tool_calls; put the reply's calls in its "
-                          "tool_calls, each as {'id': ..., 'type': 'function', 'function': call}")
-    if not isinstance(calls, list) or len(calls) != count:
-        held = _calls(len(calls)) if isinstance(calls, list) else short_repr(calls, 60)
-        raise CheckFailed(f"{where} the assistant message's tool_calls hold {held}, but the reply made "
-                          f"{_calls(count)}; put every call of the reply in it, and run each")
-    ids = [c.get("id") if isinstance(c, dict) else None for c in calls]
-    if None in ids or "" in ids:
-        raise CheckFailed(f"{where} the assistant message's tool_calls have the ids {ids}; give each call "
-                          "an id, and its tool message the same tool_call_id")
-    if len(set(map(repr, ids))) < count:
-        raise CheckFailed(f"{where} the calls have the ids {ids}; give each call an id of its own, so "
-                          "each result pairs with one call")
-    if any(c.get("type") != "function" for c in calls):
-        raise CheckFailed(f"{where} the assistant message's tool_calls have the types "
-                          f"{[c.get('type') for c in calls]}; write each call as "
-                          "{'id': ..., 'type': 'function', 'function': call}")
-    roles = [m.get("role") if isinstance(m, dict) else None for m in results]
-    if roles != ["tool"] * count:
-        raise CheckFailed(f"{where} the assistant message with {_calls(count)} is followed by {len(roles)} "
-                          f"message(s) with the roles {roles}; run each call and append one tool message per call")
-    paired = [m.get("tool_call_id") for m in results]
-    if paired != ids:
-        raise CheckFailed(f"{where} the tool messages have the tool_call_ids {paired}, expected {ids}: each "
-                          "result carries the id of its call, in the order of the calls")
+def _cut(text: str, limit: int = 100) -> str:
+    """`text` with its middle cut: an error may quote a whole template (a KeyError quotes its key),
+    and the line must keep where it was raised and the rule it missed."""
+    return text if len(text) <= limit else text[: limit * 3 // 5] + "…" + text[-(limit * 2 // 5 - 1):]
+
+
+# --- 06.documents ---------------------------------------------------------------------------
+# Search results as a search tool returns them. Distinct titles and texts, in a ranked order,
+# so that keys mixed up, documents reordered or dropped each change the prompt.
+SEARCH_RESULTS = [
+    {"page_title": "Oslo weather now", "snippet": f"Oslo: {get_weather('Oslo')}.", "url": "https://weather.example/oslo"},
+    {"page_title": "Lima weather now", "snippet": f"Lima: {get_weather('Lima')}.", "url": "https://weather.example/lima"},
+    {"page_title": "Climate of Norway", "snippet": "The Gulf Stream keeps Norway's coast mild for its latitude.",
+     "url": "https://encyclopedia.example/climate-of-norway"},
+]
+RAG_QUESTION = "Is it warmer in Oslo or in Lima right now?"
+
+
+def _rag_tokenizer():
+    """A copy of the course tokenizer with the templates of lesson 06: 'default', 'tool_use', 'rag'."""
+    from ..templates import get_template
+    from ..tools import rag_template
+
+    tokenizer = copy.copy(course_tokenizer())  # a copy: what the learner's function does to it stays here
+    templates = tokenizer.chat_template
+    if not isinstance(templates, dict):  # the real SmolLM2 ships one template (the lesson's setup)
+        templates = {"default": templates, "tool_use": get_template("hermes_tool_use")}
+    tokenizer.chat_template = {**templates, "rag": rag_template()}
+    return tokenizer
+
+
+def _rag_render(tokenizer, documents, chat_template="rag") -> str:
+    return tokenizer.apply_chat_template([{"role": "user", "content": RAG_QUESTION}], documents=documents,
+                                         chat_template=chat_template, add_generation_prompt=True, tokenize=False)
+
+
+@exercise("06.documents", points=2)
+def check_documents(rag_prompt):
+    for results in (SEARCH_RESULTS, SEARCH_RESULTS[1:2], []):
+        tokenizer = _rag_tokenizer()
+        templates = dict(tokenizer.chat_template)
+        documents = [{"title": result["page_title"], "text": result["snippet"]} for result in results]
+        given = copy.deepcopy(results)
+        shown = f"rag_prompt(tokenizer, {RAG_QUESTION!r}, <{len(results)} search results>)"
+        got = call(rag_prompt, tokenizer, RAG_QUESTION, given, shown_as=shown)
+        if given != results:
+            raise CheckFailed(f"{shown} changed the search results it was given; build new dicts for the documents")
+        if tokenizer.chat_template != templates:
+            raise CheckFailed(f"{shown} changed tokenizer.chat_template; pass the template to apply_chat_template "
+                              "as chat_template=... instead")
+        if not isinstance(got, str):
+            raise CheckFailed(f"{shown} returned {short_repr(got, 60)}, expected the prompt as text: render with "
+                              "tokenize=False")
+        _expect_rag_prompt(got, tokenizer, documents, shown)
+
+
+def _expect_rag_prompt(got: str, tokenizer, documents: list, shown: str) -> None:
+    expected = _rag_render(tokenizer, documents)
+    if got == expected:
+        return
+    if got + GENERATION_PROMPT == expected:
+        raise CheckFailed(f"{shown} returned a prompt that does not end with {GENERATION_PROMPT!r}: render with "
+                          "add_generation_prompt=True, the model answers next")
+    if documents and got == _rag_render(tokenizer, documents, "default"):
+        raise CheckFailed(f"{shown} returned a prompt without the documents: SmolLM2's 'default' template ignores "
+                          "documents=; render with chat_template='rag'")
+    if documents and "<results>" not in got:
+        raise CheckFailed(f"{shown} returned a prompt with no <results> block: pass the documents to "
+                          "apply_chat_template(..., documents=..., chat_template='rag'), not inside a message")
+    if len(documents) > 1 and got == _rag_render(tokenizer, documents[::-1]):
+        raise CheckFailed(f"{shown} returned the documents in reverse order; keep the search results' order "
+                          "(the template numbers them from Document: 0, the best match)")
+    expect_text(got, expected, shown)

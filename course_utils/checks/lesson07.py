@@ -1,4 +1,4 @@
-"""Lesson 07, chat templates today: the checks of its six exercises.
+"""Lesson 07, chat templates today: the checks of its seven exercises.
 
 - 07.thinking, 07.reasoning_prefill: functions graded on a copy of the course tokenizer that
   carries TRL's Qwen3 template, over conversations with reasoning and tool calls; what they
@@ -9,6 +9,9 @@
   (`course_utils.kestrel`). The template renders against the reference; the training twin must
   also be prefix-preserving, pass TRL's checks and give the reference's assistant mask; the
   response template must parse every reference rendering back into the message it came from.
+- 07.parallel_calls: the history after one reply made several calls: its shape (one assistant
+  message, one tool message per call, paired by id and in order), then its renderings by Hermes
+  and by Gemma 4 (which reads `tool_call_id`) against the reference history's.
 """
 from __future__ import annotations
 
@@ -277,3 +280,120 @@ def check_kestrel_parser(kestrel_response_template):
         shown = f"parse_response(<{label}, rendered>, kestrel_response_template, prefix=<the prompt before it>)"
         parsed = call(parse_response, reply, copy.deepcopy(kestrel_response_template), prefix=prompt, shown_as=shown)
         expect_equal(_as_message(parsed), _expected_message(message), shown)
+
+
+# --- 07.parallel_calls ----------------------------------------------------------------------
+
+# (history, calls): one reply made the calls at once. get_weather twice, so that a result paired
+# with its call by the function's name lands on the wrong call, and a third call between them.
+PARALLEL_CASES = {
+    "three calls, get_weather twice": (
+        [{"role": "user", "content": "Weather in Oslo and in Lima, and the capital of Peru?"}],
+        [{"name": "get_weather", "arguments": {"city": "Oslo"}},
+         {"name": "get_capital", "arguments": {"country": "Peru"}},
+         {"name": "get_weather", "arguments": {"city": "Lima"}}]),
+    "two calls after a system turn": (
+        [{"role": "system", "content": "Answer in one sentence."},
+         {"role": "user", "content": "Is 21°C warmer in Kelvin or in Fahrenheit?"}],
+        [{"name": "convert_temperature", "arguments": {"celsius": 21, "unit": unit}}
+         for unit in ("kelvin", "fahrenheit")]),
+}
+
+
+def _expect_one_turn_of_calls(new: list, count: int, shown: str) -> list:
+    """One assistant message holding `count` calls, then `count` tool messages; returns the ids."""
+    roles = [message.get("role") if isinstance(message, dict) else type(message).__name__ for message in new]
+    if roles.count("assistant") > 1:
+        raise CheckFailed(f"{shown} added {roles.count('assistant')} assistant messages (roles {roles}): the "
+                          f"reply that made the {count} calls is one turn, so one assistant message whose "
+                          "tool_calls holds every call; several would render as turns the model never wrote")
+    if roles != ["assistant"] + ["tool"] * count:
+        raise CheckFailed(f"{shown} added messages with roles {roles}, expected {['assistant'] + ['tool'] * count}: "
+                          "one assistant message with every call, then one tool message per call")
+    tool_calls = new[0].get("tool_calls")
+    expect_type(tool_calls, list, "the assistant message's tool_calls")
+    if len(tool_calls) != count:
+        raise CheckFailed(f"{shown}: the assistant message's tool_calls holds {len(tool_calls)} calls, expected "
+                          f"all {count}")
+    ids = [c.get("id") if isinstance(c, dict) else None for c in tool_calls]
+    if any(call_id in ids[:n] for n, call_id in enumerate(ids)):
+        raise CheckFailed(f"{shown}: the assistant message's calls have the ids {ids}: give each call an id of its "
+                          "own (call_1, call_2, ...), or a tool message cannot say which call it answers")
+    return ids
+
+
+def _expect_paired_by_id(new: list, ids: list, start: int, shown: str) -> None:
+    """The k-th tool message answers the k-th call, through its tool_call_id."""
+    answered = [message.get("tool_call_id") for message in new[1:]]
+    for index, message in enumerate(new[1:], start=start + 1):
+        if "tool_call_id" not in message:
+            raise CheckFailed(f"{shown}[{index}], a tool message, has no tool_call_id: say which call it answers "
+                              "with that call's id")
+        if message["tool_call_id"] not in ids:
+            raise CheckFailed(f"{shown}[{index}] has tool_call_id {message['tool_call_id']!r}, which no call has "
+                              f"(the calls' ids are {ids}); Gemma 4 finds a result's function by this id, and fails")
+    if answered != ids and sorted(answered, key=repr) == sorted(ids, key=repr):
+        raise CheckFailed(f"{shown}: the tool messages answer {answered}, in another order than the calls {ids}: "
+                          "Hermes and Qwen3 pair results with calls by order: the k-th result answers the k-th call")
+    missing = next((call_id for call_id in ids if call_id not in answered), None)  # None: each call answered
+    if missing is not None:
+        raise CheckFailed(f"{shown}: the tool messages answer {answered}, but the calls are {ids}: no tool message "
+                          f"answers {missing}; the k-th result answers the k-th call, whatever its function's name")
+
+
+def _renderings(history) -> dict[str, tuple[str | None, object]]:
+    """(text, error) of `history` rendered by Hermes (the course's tool format) and Gemma 4."""
+    from trl.chat_template_utils import gemma4_chat_template  # TRL imports torch: only when checked
+
+    from ..templates import get_template
+
+    return {"Hermes (get_template('hermes_tool_use'))": render_outcome(get_template("hermes_tool_use"), history),
+            "Gemma 4 (gemma4_chat_template)": render_outcome(gemma4_chat_template, history, bos_token="<bos>")}
+
+
+def _normalised(message: dict, name: str | None) -> dict:
+    """Empty, None or no assistant content is one turn; a tool message may name its function."""
+    message = dict(message)  # a copy: the learner's history stays as it was returned
+    if message.get("role") == "assistant" and not message.get("content"):
+        message["content"] = ""
+    if message.get("role") == "tool" and message.get("name") == name:
+        message.pop("name")
+    return message
+
+
+@exercise("07.parallel_calls", points=2)
+def check_parallel_calls(record_parallel_calls):
+    from ..tools import EXAMPLE_TOOLS, assistant_message, call_tool, tool_message
+
+    functions = {tool.__name__: tool for tool in EXAMPLE_TOOLS}
+    for case, (messages, calls) in PARALLEL_CASES.items():
+        results = [call_tool(c, functions) for c in calls]
+        shown = f"record_parallel_calls(messages, calls, results) on '{case}'"
+        given = copy.deepcopy((messages, calls, results))
+        got = call(record_parallel_calls, *given, shown_as=shown)
+        for what, before, after in zip(("messages", "calls", "results"), (messages, calls, results), given):
+            if before != after:
+                raise CheckFailed(f"{shown} changed the {what} it was given: build a new list, e.g. messages + [...]")
+        expect_type(got, list, shown)
+        if got[: len(messages)] != messages:
+            raise CheckFailed(f"{shown} does not start with the {len(messages)} messages given: keep them as they "
+                              "are and add the new ones after them")
+        new = got[len(messages):]
+        ids = _expect_one_turn_of_calls(new, len(calls), shown)
+        _expect_paired_by_id(new, ids, len(messages), shown)
+        # The reference, in the tool loop's own messages (lesson 06): what each template should show.
+        spec_ids = [f"call_{n}" for n in range(1, len(calls) + 1)]
+        reference = [assistant_message(calls, spec_ids), *map(tool_message, spec_ids, [None] * len(calls), results)]
+        rendered = call(_renderings, got, shown_as=f"rendering {shown}'s history")
+        for family, (expected, _) in _renderings(messages + reference).items():
+            text, error = rendered[family]
+            if error is not None:
+                raise CheckFailed(f"{shown}: {family} cannot render the history: {error}")
+            where = first_difference(expected, text)
+            if where is not None:
+                # Once dumped, arguments given as a JSON string read `"arguments": "`.
+                strings = '"arguments": "' in json.dumps(new[0]["tool_calls"], default=repr)
+                hint = "; give arguments as the dict the call had, not a JSON string" if strings else ""
+                raise CheckFailed(f"{shown}, rendered by {family}: {where}{hint}")
+        names = [None] + [c["name"] for c in calls]
+        expect_equal([_normalised(m, name) for m, name in zip(new, names)], reference, f"{shown}[{len(messages)}:]")
